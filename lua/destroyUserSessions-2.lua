@@ -1,0 +1,30 @@
+#!lua flags=allow-oom
+--[[
+  Log out everywhere: destroys every session of a user, optionally except one, in one step.
+  Sessions created after this runs are not affected; every session that existed is gone.
+
+  KEYS[1] data key   (hash: public session id -> session value)
+  KEYS[2] index key  (zset: public session id -> expiresAt, ms)
+  ARGV[1] public id of the session to keep ('' keeps none)
+
+  Returns the number of live sessions destroyed.
+  allow-oom: it only deletes (a kept session is written back at its old size).
+]]
+--- @include "_time"
+--- @include "_user"
+
+local dataKey, indexKey = KEYS[1], KEYS[2]
+local keep = ARGV[1]
+local now = nowMs()
+
+local live = redis.call('ZCOUNT', indexKey, '(' .. int(now), '+inf')
+local keptValue, keptExpiry
+if keep ~= '' then keptValue, keptExpiry = liveSession(dataKey, indexKey, keep, now) end
+
+redis.call('DEL', dataKey, indexKey)
+if not keptValue then return live end
+
+redis.call('HSET', dataKey, keep, keptValue)
+redis.call('ZADD', indexKey, int(keptExpiry), keep)
+syncUserTtl(dataKey, indexKey)
+return live - 1

@@ -1,0 +1,101 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { ConfigurationError, classifyError, StoreUnavailableError } from './errors.js';
+import { keyPrefixOption, type ResolvedOptions } from './options.js';
+import type { Client } from './scripts.js';
+import type { Logger } from './types.js';
+
+/** The oldest Redis the scripts run on: `#!lua` shebangs and script flags arrived in 7.0. */
+export const MIN_REDIS_VERSION = [7, 0, 0] as const;
+
+/**
+ * ioredis settings for the store's own clients. The defaults do not fail fast: a command would
+ * wait 10 s to minutes with Redis down, and forever with Redis hung (REDIS-FACTS 14).
+ */
+export function clientOptions(options: ResolvedOptions): RedisOptions {
+  return {
+    lazyConnect: true,
+    // A command fails at the budget even while queued for a reconnect; the store also
+    // bounds every call itself, since a caller's own client may have no timeout at all.
+    commandTimeout: options.commandTimeout,
+    maxRetriesPerRequest: 1,
+    connectTimeout: Math.max(options.commandTimeout, 2000),
+    keepAlive: 10_000,
+    // Reconnect quickly: service should be back within a second of Redis coming back.
+    retryStrategy: (times: number) => Math.min(times * 50, 500),
+    // A failed-over master turns READONLY: reconnect (to the new master) and re-send.
+    reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 2 : false),
+    // Coalesce the commands of one event-loop tick into one write: the main win under concurrency.
+    enableAutoPipelining: true,
+    // ioredis re-sends commands issued before SELECT after a reconnect (ioredis #42): stay on db 0.
+    db: 0,
+    ...options.redisOptions,
+  };
+}
+
+export async function openClients(options: ResolvedOptions): Promise<Redis[]> {
+  const clients = Array.from({ length: options.maxConnections }, () => new Redis(options.url, clientOptions(options)));
+  try {
+    await Promise.all(clients.map((c) => c.connect()));
+  } catch (err) {
+    clients.forEach((c) => c.disconnect());
+    throw classifyConnectError(err, options.url);
+  }
+  return clients;
+}
+
+function classifyConnectError(err: unknown, url: string): Error {
+  const typed = classifyError(err);
+  if (typed.code !== 'STORE_ERROR') return typed;
+  // Never echo the URL's password.
+  const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
+  return new StoreUnavailableError(`could not connect to Redis at ${safeUrl}`, { cause: err });
+}
+
+/** Rejects a caller's client whose own keyPrefix would move the hash tag. */
+export function checkCallerClient(client: Client): void {
+  const options = client.options;
+  const prefix = 'redisOptions' in options ? options.redisOptions?.keyPrefix : options.keyPrefix;
+  if (prefix !== undefined && prefix !== '') keyPrefixOption(prefix, 'redis.options.keyPrefix');
+}
+
+function parseVersion(v: string): number[] {
+  return v.split('.').map((p) => Number.parseInt(p, 10) || 0);
+}
+
+function older(v: number[], min: readonly number[]): boolean {
+  for (let i = 0; i < min.length; i++) {
+    const a = v[i] ?? 0;
+    const b = min[i] ?? 0;
+    if (a !== b) return a < b;
+  }
+  return false;
+}
+
+/**
+ * Checks what the store needs from the server, once at connect: the Redis version (a
+ * ConfigurationError when too old), and the eviction policy (a warning when Redis may evict).
+ */
+export async function preflight(client: Client, logger: Logger | undefined, bounded: <T>(p: Promise<T>) => Promise<T>): Promise<void> {
+  let info: string;
+  try {
+    info = await bounded(client.info('server', 'memory'));
+  } catch (err) {
+    if (classifyError(err).code === 'STORE_AUTH') {
+      logger?.warn('redis-session-store: INFO is not permitted for this user; Redis version and eviction policy were not checked');
+      return;
+    }
+    throw err;
+  }
+  const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+  const version = field('redis_version');
+  if (version !== undefined && older(parseVersion(version), MIN_REDIS_VERSION)) {
+    throw new ConfigurationError('redis', `Redis ${version} is too old: the store needs ${MIN_REDIS_VERSION.join('.')} or newer`);
+  }
+  const policy = field('maxmemory_policy');
+  if (policy !== undefined && policy !== 'noeviction') {
+    logger?.warn(
+      `redis-session-store: maxmemory-policy is ${policy}; under memory pressure Redis may evict session keys ` +
+        '(users are logged out; revocation still fails closed). Use noeviction for sessions.',
+    );
+  }
+}

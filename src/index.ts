@@ -1,0 +1,25 @@
+export { RedisSessionStore, MAX_BATCH } from './store.js';
+export { DEFAULTS, MAX_TTL_SECONDS, type StoreOptions, type StoreEnv } from './options.js';
+export {
+  SessionStoreError,
+  InvalidInputError,
+  ConfigurationError,
+  StoreUnavailableError,
+  StoreTimeoutError,
+  StoreOutOfMemoryError,
+  StoreAuthError,
+  CorruptSessionError,
+  StoreClosedError,
+} from './errors.js';
+export type {
+  AuthUser,
+  JsonValue,
+  Session,
+  CreatedSession,
+  RotatedSession,
+  CreateSessionOptions,
+  DestroyUserSessionsOptions,
+  MetadataPatch,
+  HealthReport,
+  Logger,
+} from './types.js';

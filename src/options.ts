@@ -1,0 +1,198 @@
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { ConfigurationError } from './errors.js';
+import type { Logger } from './types.js';
+
+/** Defaults, with their units. */
+export const DEFAULTS = {
+  url: 'redis://127.0.0.1:6379',
+  keyPrefix: 'session:',
+  defaultTtl: 3600, // seconds: one hour of idle time
+  touchAfter: 1, // seconds between rolling writes of one session
+  maxConnections: 1,
+  commandTimeout: 1000, // ms: budget for one store call, queueing and retries included
+  maxMetadataBytes: 16 * 1024, // UTF-8 bytes of all metadata keys and values
+  maxUserBytes: 16 * 1024, // bytes of the user's JSON
+} as const;
+
+/** Largest TTL accepted anywhere, in seconds (2^31 - 1: about 68 years). */
+export const MAX_TTL_SECONDS = 2_147_483_647;
+
+export interface StoreOptions {
+  /** `redis://` or `rediss://` URL. Default: `REDIS_URL`, else `redis://127.0.0.1:6379`. */
+  url?: string;
+  /** An existing ioredis client to use; the store will not close it. `url` is then ignored. */
+  redis?: Redis | Cluster;
+  /** Prefix of every key. No `{` or `}` (it would move the hash tag). Default: `SESSION_KEY_PREFIX` or `session:`. */
+  keyPrefix?: string;
+  /** Idle TTL of new sessions in seconds. Default: `SESSION_TTL` or 3600. */
+  defaultTtl?: number;
+  /** Hard cap on a session's whole life in seconds; no refresh or rolling read passes it. Default: none. */
+  absoluteTtl?: number;
+  /** When true, `getSession` slides the idle TTL (writing at most every `touchAfter` seconds). Default: false. */
+  rolling?: boolean;
+  /** Minimum seconds between two rolling writes of one session (0: every read). Default: 1. */
+  touchAfter?: number;
+  /** Creating one more session than this evicts the user's least recently used ones. Default: no cap. */
+  maxSessionsPerUser?: number;
+  /** Connections to open when the store creates its own client(s). Default: `MAX_CONNECTIONS` or 1. */
+  maxConnections?: number;
+  /** Budget in ms for one store call, offline queueing and retries included. Default: 1000. */
+  commandTimeout?: number;
+  /** Limit on a session's metadata: UTF-8 bytes of keys plus values. Default: 16384. */
+  maxMetadataBytes?: number;
+  /** Limit on the user object's JSON in bytes. Default: 16384. */
+  maxUserBytes?: number;
+  /** Extra ioredis options for the clients the store creates (e.g. `tls`, `username`, `protocol`); they override the store's. */
+  redisOptions?: RedisOptions;
+  /** Receives warnings (e.g. an evicting `maxmemory-policy`). Never receives tokens. Default: none. */
+  logger?: Logger;
+}
+
+/** Options after defaults, environment and validation. */
+export interface ResolvedOptions {
+  url: string;
+  keyPrefix: string;
+  defaultTtl: number;
+  absoluteTtl: number; // 0: none
+  rolling: boolean;
+  touchAfterMs: number;
+  maxSessionsPerUser: number; // 0: no cap
+  maxConnections: number;
+  commandTimeout: number;
+  maxMetadataBytes: number;
+  maxUserBytes: number;
+  redisOptions: RedisOptions;
+  logger: Logger | undefined;
+}
+
+/** The environment variables the store reads, and nothing else. */
+export interface StoreEnv {
+  REDIS_URL?: string;
+  SESSION_TTL?: string;
+  SESSION_KEY_PREFIX?: string;
+  MAX_CONNECTIONS?: string;
+}
+
+type EnvOptions = Pick<StoreOptions, 'url' | 'defaultTtl' | 'keyPrefix' | 'maxConnections'>;
+
+/** Reads REDIS_URL, SESSION_TTL, SESSION_KEY_PREFIX and MAX_CONNECTIONS; rejects malformed values. */
+export function readEnv(env: StoreEnv): EnvOptions {
+  const out: EnvOptions = {};
+  if (env.REDIS_URL !== undefined) out.url = env.REDIS_URL;
+  if (env.SESSION_KEY_PREFIX !== undefined) out.keyPrefix = env.SESSION_KEY_PREFIX;
+  if (env.SESSION_TTL !== undefined) out.defaultTtl = envInteger('SESSION_TTL', env.SESSION_TTL);
+  if (env.MAX_CONNECTIONS !== undefined) out.maxConnections = envInteger('MAX_CONNECTIONS', env.MAX_CONNECTIONS);
+  return out;
+}
+
+function envInteger(name: string, raw: string): number {
+  if (!/^[1-9][0-9]{0,9}$/.test(raw)) {
+    throw new ConfigurationError(name, `expected a positive whole number, got ${JSON.stringify(raw.slice(0, 40))}`);
+  }
+  return Number(raw);
+}
+
+/** Merges options over the environment over the defaults, and validates the result. */
+export function resolveOptions(options: StoreOptions, env: StoreEnv): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigurationError('options', 'expected an object');
+  }
+  // Environment values are read (and validated) only where no option overrides them.
+  const fromEnv = readEnv({
+    REDIS_URL: options.url === undefined ? env.REDIS_URL : undefined,
+    SESSION_TTL: options.defaultTtl === undefined ? env.SESSION_TTL : undefined,
+    SESSION_KEY_PREFIX: options.keyPrefix === undefined ? env.SESSION_KEY_PREFIX : undefined,
+    MAX_CONNECTIONS: options.maxConnections === undefined ? env.MAX_CONNECTIONS : undefined,
+  });
+  const merged = { ...fromEnv, ...withoutUndefined(options) };
+
+  const absoluteTtl = optionalInteger('absoluteTtl', merged.absoluteTtl, 1, MAX_TTL_SECONDS) ?? 0;
+  const resolved: ResolvedOptions = {
+    url: urlOption(merged.url ?? DEFAULTS.url),
+    keyPrefix: keyPrefixOption(merged.keyPrefix ?? DEFAULTS.keyPrefix),
+    // An explicit defaultTtl above absoluteTtl is an error; the built-in default just yields to it.
+    defaultTtl: integer('defaultTtl', merged.defaultTtl ?? Math.min(DEFAULTS.defaultTtl, absoluteTtl || MAX_TTL_SECONDS), 1, absoluteTtl || MAX_TTL_SECONDS),
+    absoluteTtl,
+    rolling: booleanOption('rolling', merged.rolling ?? false),
+    touchAfterMs: integer('touchAfter', merged.touchAfter ?? DEFAULTS.touchAfter, 0, MAX_TTL_SECONDS) * 1000,
+    maxSessionsPerUser: optionalInteger('maxSessionsPerUser', merged.maxSessionsPerUser, 1, 1_000_000) ?? 0,
+    maxConnections: integer('maxConnections', merged.maxConnections ?? DEFAULTS.maxConnections, 1, 64),
+    commandTimeout: integer('commandTimeout', merged.commandTimeout ?? DEFAULTS.commandTimeout, 1, 600_000),
+    maxMetadataBytes: integer('maxMetadataBytes', merged.maxMetadataBytes ?? DEFAULTS.maxMetadataBytes, 2, 16 * 1024 * 1024),
+    maxUserBytes: integer('maxUserBytes', merged.maxUserBytes ?? DEFAULTS.maxUserBytes, 16, 16 * 1024 * 1024),
+    redisOptions: redisOptionsOption(merged.redisOptions),
+    logger: loggerOption(merged.logger),
+  };
+  return resolved;
+}
+
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function integer(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigurationError(name, `expected a whole number from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function optionalInteger(name: string, value: unknown, min: number, max: number): number | undefined {
+  return value === undefined ? undefined : integer(name, value, min, max);
+}
+
+function booleanOption(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ConfigurationError(name, `expected true or false, got ${describe(value)}`);
+  return value;
+}
+
+function urlOption(value: unknown): string {
+  if (typeof value !== 'string') throw new ConfigurationError('url', `expected a string, got ${describe(value)}`);
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch (cause) {
+    throw new ConfigurationError('url', 'not a valid URL (expected redis://host:port or rediss://host:port)', { cause });
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new ConfigurationError('url', `expected the redis: or rediss: scheme, got ${parsed.protocol}`);
+  }
+  return value;
+}
+
+export function keyPrefixOption(value: unknown, name = 'keyPrefix'): string {
+  if (typeof value !== 'string') throw new ConfigurationError(name, `expected a string, got ${describe(value)}`);
+  // A brace in the prefix would become the hash tag and split a user's keys across slots.
+  if (value.includes('{') || value.includes('}')) throw new ConfigurationError(name, 'must not contain { or }');
+  if (value.length > 128 || !value.isWellFormed()) {
+    throw new ConfigurationError(name, 'must be well-formed text of at most 128 characters');
+  }
+  return value;
+}
+
+function redisOptionsOption(value: unknown): RedisOptions {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigurationError('redisOptions', 'expected an object of ioredis options');
+  }
+  const prefix = (value as RedisOptions).keyPrefix;
+  if (prefix !== undefined) keyPrefixOption(prefix, 'redisOptions.keyPrefix');
+  return value as RedisOptions;
+}
+
+function loggerOption(value: unknown): Logger | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof (value as Logger).warn !== 'function') {
+    throw new ConfigurationError('logger', 'expected an object with a warn(message) method');
+  }
+  return value as Logger;
+}
+
+/** A short, safe description of a rejected value for messages (never the value of a token). */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return `a string of length ${value.length}`;
+  return `a value of type ${typeof value}`;
+}

@@ -1,0 +1,99 @@
+import { hash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { classifyError, StoreTimeoutError } from './errors.js';
+import { luaScripts, type ScriptName } from './lua.generated.js';
+
+export type Client = Redis | Cluster;
+
+/** One script invocation: the script, its KEYS and its ARGV (strings only, built by the store). */
+export interface ScriptCall {
+  script: ScriptName;
+  keys: readonly string[];
+  args: readonly string[];
+}
+
+const SHAS = Object.fromEntries(
+  Object.entries(luaScripts).map(([name, s]) => [name, hash('sha1', s.body, 'hex')]),
+) as Record<ScriptName, string>;
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
+function evalArgs(call: ScriptCall): string[] {
+  return [...call.keys, ...call.args];
+}
+
+/**
+ * The one funnel through which the store talks to Redis. Scripts go out as EVALSHA by a SHA
+ * computed here; a NOSCRIPT reply (restart, failover, SCRIPT FLUSH) is answered by EVAL with
+ * the body, which also reloads the cache. Never inside MULTI, where ioredis cannot recover.
+ * Every call is bounded by the time budget; errors leave here as typed store errors.
+ */
+export class ScriptRunner {
+  /** Called once per script reload after NOSCRIPT (for metrics). */
+  onReload: ((script: ScriptName) => void) | undefined;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  run(client: Client, call: ScriptCall): Promise<unknown> {
+    return this.bounded(this.send(client, call));
+  }
+
+  /**
+   * Runs many calls in one pipelined round trip and returns each result or error in order.
+   * On a Cluster the calls go out individually (ioredis pipelines cannot span nodes).
+   */
+  runBatch(client: Client, calls: readonly ScriptCall[]): Promise<unknown[]> {
+    return this.bounded(this.sendBatch(client, calls));
+  }
+
+  private async send(client: Client, call: ScriptCall): Promise<unknown> {
+    try {
+      return await client.evalsha(SHAS[call.script], luaScripts[call.script].numberOfKeys, ...evalArgs(call));
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      this.onReload?.(call.script);
+      return client.eval(luaScripts[call.script].body, luaScripts[call.script].numberOfKeys, ...evalArgs(call));
+    }
+  }
+
+  private async sendBatch(client: Client, calls: readonly ScriptCall[]): Promise<unknown[]> {
+    if (calls.length === 0) return [];
+    if (client.isCluster) {
+      return Promise.all(calls.map((c) => this.send(client, c).catch((err: unknown) => classifyError(err))));
+    }
+    const pipeline = client.pipeline();
+    for (const call of calls) pipeline.evalsha(SHAS[call.script], luaScripts[call.script].numberOfKeys, ...evalArgs(call));
+    const replies = (await pipeline.exec()) ?? [];
+    return Promise.all(
+      replies.map(([err, result], i) => {
+        if (!err) return result;
+        // ioredis re-sends outside the pipeline too; order does not matter for these reads.
+        if (isNoScript(err)) return this.send(client, calls[i]!).catch((e: unknown) => classifyError(e));
+        return classifyError(err);
+      }),
+    );
+  }
+
+  /** Bounds any Redis promise by the time budget and types its errors. */
+  bounded<T>(work: Promise<T>): Promise<T> {
+    const ms = this.timeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new StoreTimeoutError(ms)), ms);
+      work.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(classifyError(err));
+        },
+      );
+    });
+  }
+}
+
+/** SHA1 of every script as sent (for SCRIPT LOAD at connect and for tests). */
+export const scriptShas: Readonly<Record<ScriptName, string>> = SHAS;

@@ -1,0 +1,126 @@
+
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { Redis } from 'ioredis';
+import { RedisMemoryServer } from 'redis-memory-server';
+
+/** The redis-server on PATH: redis-memory-server cannot download one here. */
+export function systemRedisServer(): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, 'redis-server');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  throw new Error('redis-server is not on PATH: install it (apt-get install -y redis-server)');
+}
+
+/** A real redis-server on a free loopback port, started and stopped by this process. */
+export interface TestRedis {
+  host: string;
+  port: number;
+  url: string;
+  pid: number;
+  /** A plain client for assertions; closed by stop(). */
+  admin: Redis;
+  /** SIGSTOP / SIGCONT the server process (a hung Redis). */
+  pause(): void;
+  resume(): void;
+  /** SIGKILL the server and wait for it to exit. */
+  kill(): Promise<void>;
+  /** Start a server again on the same port with the same arguments; waits until it is ready. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
+  const binary = systemRedisServer();
+  // Its own working directory: AOF files and nodes.conf never land in the repository.
+  const dir = mkdtempSync(join(tmpdir(), 'rss-redis-'));
+  const args = ['--dir', dir, ...extraArgs];
+  let server = await RedisMemoryServer.create({ binary: { systemBinary: binary }, instance: { ip: '127.0.0.1', args } });
+  const host = await server.getHost();
+  const port = await server.getPort();
+  const pidOf = () => {
+    const info = server.getInstanceInfo();
+    const pid = info ? info.instance.getPid() : undefined;
+    if (pid === undefined) throw new Error('redis-server has no pid');
+    return pid;
+  };
+  let pid = pidOf();
+  const admin = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+  await admin.connect();
+  // Swallow the admin client's reconnect errors while a test has the server down on purpose.
+  admin.on('error', () => undefined);
+
+  const handle: TestRedis = {
+    host,
+    port,
+    url: `redis://${host}:${port}`,
+    get pid() {
+      return pid;
+    },
+    admin,
+    pause: () => process.kill(pid, 'SIGSTOP'),
+    resume: () => process.kill(pid, 'SIGCONT'),
+    async kill() {
+      const info = server.getInstanceInfo();
+      const child = info ? info.childProcess : undefined;
+      const exited = child && child.exitCode === null ? new Promise((r) => child.once('exit', r)) : Promise.resolve();
+      process.kill(pid, 'SIGKILL');
+      await exited;
+      await server.stop().catch(() => undefined);
+    },
+    async restart() {
+      server = await RedisMemoryServer.create({ binary: { systemBinary: binary }, instance: { ip: host, port, args } });
+      pid = pidOf();
+      await waitFor(async () => (await admin.ping()) === 'PONG', 5000);
+    },
+    async stop() {
+      admin.disconnect();
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}
+
+/** Polls `check` until it holds or `timeoutMs` passes (a readiness check, not a fixed sleep). */
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Total calls Redis has served (INFO commandstats), to prove rejected input sent nothing. */
+export async function commandCount(admin: Redis): Promise<number> {
+  const info = await admin.info('commandstats');
+  let total = 0;
+  for (const m of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) {
+    // The probe itself (INFO) is excluded so two readings compare only the store's traffic.
+    if (m[1] !== 'info') total += Number(m[2]);
+  }
+  return total;
+}
+
+/** The CLUSTER KEYSLOT of a key as Redis computes it (the server must run with --cluster-enabled yes). */
+export function keySlot(admin: Redis, key: string): Promise<number> {
+  return admin.call('CLUSTER', 'KEYSLOT', key) as Promise<number>;
+}
+

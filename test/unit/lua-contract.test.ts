@@ -1,0 +1,57 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { luaScripts } from '../../src/lua.generated.js';
+
+const test = suite('lua contract');
+const dir = new URL('../../lua/', import.meta.url);
+const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));
+
+test('one file per operation, named <name>-<numberOfKeys>.lua, all generated', () => {
+  assert.ok(files.length >= 10);
+  assert.equal(files.map((f) => f.replace(/-\d+\.lua$/, '')).sort(), Object.keys(luaScripts).sort());
+});
+
+for (const file of files) {
+  const source = readFileSync(new URL(file, dir), 'utf8');
+  const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)![1]);
+  const header = /^--\[\[([\s\S]*?)\]\]/m.exec(source)?.[1] ?? '';
+
+  test(`${file}: #!lua shebang, header documents every KEYS and ARGV entry and the return`, () => {
+    assert.ok(source.startsWith('#!lua'), 'shebang');
+    assert.ok(source.split('\n')[1]!.startsWith('--'), 'comment block right after the shebang');
+    for (let i = 1; i <= numberOfKeys; i++) assert.match(header, new RegExp(`KEYS\\[${i}\\] `), `KEYS[${i}] documented`);
+    assert.not.match(header, new RegExp(`KEYS\\[${numberOfKeys + 1}\\]`), 'no more KEYS than the name says');
+    const used = new Set([...source.matchAll(/ARGV\[(\d+)\]/g)].map((m) => Number(m[1])));
+    for (const i of used) assert.match(header, new RegExp(`ARGV\\[${i}\\] `), `ARGV[${i}] documented`);
+    const keysUsed = [...source.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1]));
+    assert.ok(keysUsed.every((i) => i <= numberOfKeys), 'no KEYS beyond the declared count');
+    assert.match(header, /Returns/);
+  });
+
+  test(`${file}: every key comes from KEYS, none is built in Lua`, () => {
+    const code = source.replace(/--\[\[[\s\S]*?\]\]/g, '').replace(/--.*$/gm, '');
+    // The first argument of each call must be a KEYS entry or a name bound to one.
+    const keyNames = new Set(['dataKey', 'indexKey']);
+    for (const m of code.matchAll(/redis\.call\('(\w+)'(?:,\s*([^,)]+))?/g)) {
+      const command = m[1]!;
+      if (command === 'TIME') continue;
+      const first = m[2]!.trim();
+      assert.ok(/^KEYS\[\d\]$/.test(first) || keyNames.has(first), `${command} key argument "${first}" is not from KEYS`);
+    }
+    assert.not.match(code, /\.\.\s*KEYS|KEYS\[\d\]\s*\.\./, 'no key concatenation');
+  });
+}
+
+test('shared helpers only take keys as parameters', () => {
+  const includes = new URL('../../lua/includes/', import.meta.url);
+  for (const f of readdirSync(includes)) {
+    const code = readFileSync(new URL(f, includes), 'utf8').replace(/--.*$/gm, '');
+    for (const m of code.matchAll(/redis\.call\('(\w+)'(?:,\s*([^,)]+))?/g)) {
+      if (m[1] === 'TIME') continue;
+      assert.ok(['dataKey', 'indexKey'].includes(m[2]!.trim()), `${f}: ${m[1]} on ${m[2]}`);
+    }
+  }
+});
+
+test.run();

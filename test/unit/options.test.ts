@@ -1,0 +1,56 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ConfigurationError } from '../../src/errors.js';
+import { DEFAULTS, readEnv, resolveOptions } from '../../src/options.js';
+import { throwsType } from '../helpers/assert.js';
+
+const test = suite('options');
+
+test('defaults', () => {
+  const o = resolveOptions({}, {});
+  assert.is(o.url, DEFAULTS.url);
+  assert.is(o.keyPrefix, 'session:');
+  assert.is(o.defaultTtl, 3600);
+  assert.is(o.absoluteTtl, 0);
+  assert.is(o.rolling, false);
+  assert.is(o.touchAfterMs, 1000);
+  assert.is(o.maxSessionsPerUser, 0);
+  assert.is(o.maxConnections, 1);
+  assert.is(o.commandTimeout, 1000);
+  assert.is(o.maxMetadataBytes, 16384);
+});
+
+test('environment fills what options leave out, and only that', () => {
+  const env = { REDIS_URL: 'rediss://h:6380', SESSION_TTL: '120', SESSION_KEY_PREFIX: 'app:', MAX_CONNECTIONS: '4' };
+  const o = resolveOptions({}, env);
+  assert.equal([o.url, o.defaultTtl, o.keyPrefix, o.maxConnections], ['rediss://h:6380', 120, 'app:', 4]);
+  // An explicit option wins, and a malformed variable it overrides is not even read.
+  const p = resolveOptions({ defaultTtl: 30 }, { SESSION_TTL: 'banana' });
+  assert.is(p.defaultTtl, 30);
+});
+
+test('malformed environment values are rejected with the variable named', () => {
+  for (const [name, raw] of [['SESSION_TTL', '0'], ['SESSION_TTL', '-5'], ['SESSION_TTL', '1.5'], ['SESSION_TTL', '1e3'], ['SESSION_TTL', ''],
+    ['SESSION_TTL', ' 60'], ['MAX_CONNECTIONS', 'ten'], ['MAX_CONNECTIONS', '0x10']] as const) {
+    const err = throwsType(() => readEnv({ [name]: raw }), ConfigurationError) as ConfigurationError;
+    assert.is(err.parameter, name);
+  }
+  for (const [name, raw] of [['REDIS_URL', 'http://x'], ['REDIS_URL', 'not a url'], ['SESSION_KEY_PREFIX', 'a{b'], ['MAX_CONNECTIONS', '1000']] as const) {
+    throwsType(() => resolveOptions({}, { [name]: raw }), ConfigurationError);
+  }
+});
+
+test('option values are checked', () => {
+  const bad: Record<string, unknown>[] = [
+    { keyPrefix: 'x}' }, { keyPrefix: 5 }, { defaultTtl: 0 }, { defaultTtl: 1.5 }, { defaultTtl: '60' }, { absoluteTtl: 0 },
+    { absoluteTtl: 60, defaultTtl: 61 }, { rolling: 'yes' }, { touchAfter: -1 }, { maxSessionsPerUser: 0 }, { commandTimeout: 0 },
+    { maxMetadataBytes: 1 }, { logger: {} }, { logger: null }, { redisOptions: [] }, { redisOptions: { keyPrefix: '{x}' } }, { url: 'mysql://x' },
+  ];
+  for (const options of bad) throwsType(() => resolveOptions(options, {}), ConfigurationError);
+  throwsType(() => resolveOptions(null as never, {}), ConfigurationError);
+  // The built-in default TTL yields to a shorter absoluteTtl; an explicit longer one is an error (above).
+  assert.is(resolveOptions({ absoluteTtl: 60 }, {}).defaultTtl, 60);
+  assert.is(resolveOptions({ absoluteTtl: 7200 }, {}).defaultTtl, 3600);
+});
+
+test.run();
