@@ -33,7 +33,13 @@ export function clientOptions(options: ResolvedOptions): RedisOptions {
 }
 
 export async function openClients(options: ResolvedOptions): Promise<Redis[]> {
-  const clients = Array.from({ length: options.maxConnections }, () => new Redis(options.url, clientOptions(options)));
+  const clients = Array.from({ length: options.maxConnections }, () => {
+    const client = new Redis(options.url, clientOptions(options));
+    // Without a listener ioredis prints connection errors to the console; the library never
+    // does. Each failing call reports its own typed error, and healthCheck reports the state.
+    client.on('error', ignore);
+    return client;
+  });
   try {
     await Promise.all(clients.map((c) => c.connect()));
   } catch (err) {
@@ -42,6 +48,8 @@ export async function openClients(options: ResolvedOptions): Promise<Redis[]> {
   }
   return clients;
 }
+
+function ignore(): void {}
 
 function classifyConnectError(err: unknown, url: string): Error {
   const typed = classifyError(err);
