@@ -33,6 +33,8 @@ local slid = expiryAt(now, idleTtl, deadline)
 if slid > expiresAt then
   expiresAt = slid
   redis.call('ZADD', indexKey, int(expiresAt), sid)
-  syncUserTtl(dataKey, indexKey)
 end
+-- A write is happening anyway: clear the user's expired sessions with it.
+prune(dataKey, indexKey, now)
+syncUserTtl(dataKey, indexKey)
 return {value, expiresAt}

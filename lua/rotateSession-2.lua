@@ -34,4 +34,5 @@ redis.call('HDEL', dataKey, oldSid)
 redis.call('ZREM', indexKey, oldSid)
 redis.call('HSET', dataKey, newSid, value)
 redis.call('ZADD', indexKey, int(expiresAt), newSid)
+prune(dataKey, indexKey, now)
 return {value, expiresAt}

@@ -48,8 +48,9 @@ export class StoreUnavailableError extends SessionStoreError {
  * be applied later by Redis: treat the outcome as unknown.
  */
 export class StoreTimeoutError extends StoreUnavailableError {
-  constructor(timeoutMs: number, options?: { cause?: unknown }) {
-    super(`no reply from Redis within commandTimeout (${timeoutMs} ms); the outcome is unknown`, {
+  constructor(timeoutMs?: number, options?: { cause?: unknown }) {
+    const budget = timeoutMs === undefined ? 'commandTimeout' : `commandTimeout (${timeoutMs} ms)`;
+    super(`no reply from Redis within ${budget}; the outcome is unknown`, {
       ...options,
       code: 'STORE_TIMEOUT',
     });
@@ -96,6 +97,8 @@ export function classifyError(err: unknown): SessionStoreError {
   if (!(err instanceof Error)) return new SessionStoreError('STORE_ERROR', 'unexpected failure', { cause: err });
   const redisCode = /^[A-Z]+/.exec(err.message)?.[0] ?? '';
   const errno = (err as NodeJS.ErrnoException).code;
+  // ioredis's own commandTimeout fired (the store sets it to the same budget as its timer).
+  if (err.message === 'Command timed out') return new StoreTimeoutError(undefined, { cause: err });
   if (redisCode === 'OOM') return new StoreOutOfMemoryError({ cause: err });
   if (AUTH_REDIS_CODES.has(redisCode)) return new StoreAuthError(err.message, { cause: err });
   if (redisCode === 'WRONGTYPE') return new CorruptSessionError('a store key holds another Redis type', { cause: err });
@@ -115,7 +118,6 @@ function isConnectionMessage(message: string): boolean {
   return (
     message === 'Connection is closed.' ||
     message.startsWith("Stream isn't writeable") ||
-    message === 'Command timed out' ||
     message.startsWith('Reached the max retries per request limit') ||
     message === 'None of startup nodes is available' ||
     message.startsWith('connect ')

@@ -3,7 +3,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
-import { RedisMemoryServer } from 'redis-memory-server';
+import { RedisInstance, RedisMemoryServer } from 'redis-memory-server';
 
 /** The redis-server on PATH: redis-memory-server cannot download one here. */
 export function systemRedisServer(): string {
@@ -42,12 +42,15 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   // Its own working directory: AOF files and nodes.conf never land in the repository.
   const dir = mkdtempSync(join(tmpdir(), 'rss-redis-'));
   const args = ['--dir', dir, ...extraArgs];
-  let server = await RedisMemoryServer.create({ binary: { systemBinary: binary }, instance: { ip: '127.0.0.1', args } });
+  // RedisMemoryServer finds a free port; restarts go through RedisInstance on that same port
+  // (RedisMemoryServer would hand out a new one: its port finder locks a given port for a while).
+  const server = await RedisMemoryServer.create({ binary: { systemBinary: binary }, instance: { ip: '127.0.0.1', args } });
   const host = await server.getHost();
   const port = await server.getPort();
+  let stopCurrent: () => Promise<unknown> = () => server.stop();
+  let current = (server.getInstanceInfo() || undefined)?.instance;
   const pidOf = () => {
-    const info = server.getInstanceInfo();
-    const pid = info ? info.instance.getPid() : undefined;
+    const pid = current?.getPid();
     if (pid === undefined) throw new Error('redis-server has no pid');
     return pid;
   };
@@ -68,15 +71,16 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
     pause: () => process.kill(pid, 'SIGSTOP'),
     resume: () => process.kill(pid, 'SIGCONT'),
     async kill() {
-      const info = server.getInstanceInfo();
-      const child = info ? info.childProcess : undefined;
-      const exited = child && child.exitCode === null ? new Promise((r) => child.once('exit', r)) : Promise.resolve();
+      const child = current?.childProcess;
+      const exited = child && child.exitCode === null ? new Promise((done) => child.once('exit', done)) : Promise.resolve();
       process.kill(pid, 'SIGKILL');
       await exited;
-      await server.stop().catch(() => undefined);
+      await stopCurrent().catch(() => undefined);
     },
     async restart() {
-      server = await RedisMemoryServer.create({ binary: { systemBinary: binary }, instance: { ip: host, port, args } });
+      const instance = await RedisInstance.run({ binary: { systemBinary: binary }, instance: { ip: host, port, args } });
+      current = instance;
+      stopCurrent = () => instance.kill();
       pid = pidOf();
       await waitFor(async () => (await admin.ping()) === 'PONG', 5000);
     },
@@ -87,7 +91,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
       } catch {
         // already gone
       }
-      await server.stop();
+      await stopCurrent();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -12,6 +12,6 @@ export function openStore(r: TestRedis, options: StoreOptions = {}, protocol: 2 
 
 /** Redis's clock in ms, to check that session times come from the server. */
 export async function redisNow(admin: Redis): Promise<number> {
-  const [s, us] = (await admin.time()) as [string, string];
+  const [s, us] = (await admin.time()) as unknown as [string | number, string | number];
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }

@@ -24,8 +24,8 @@ for (const protocol of [2, 3] as const) {
     store = await openStore(r, {}, protocol);
   });
   test.after(async () => {
-    await store.close();
-    await r.stop();
+    await store?.close();
+    await r?.stop();
   });
   test.before.each(async () => {
     await r.admin.flushall();

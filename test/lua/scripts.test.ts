@@ -15,7 +15,7 @@ const run = (name: ScriptName, keys: string[], ...args: (string | number)[]) =>
 const both = [D, X];
 const value = (created: number, access: number, ttl: number, deadline: number, meta = '{}') => `1|${created}|${access}|${ttl}|${deadline}|${meta}\n${USER}`;
 async function now(): Promise<number> {
-  const [s, us] = (await r.admin.time()) as [string, string];
+  const [s, us] = (await r.admin.time()) as unknown as [string | number, string | number];
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
 async function plant(sid: string, v: string, expiresAt: number) {
@@ -27,7 +27,7 @@ test.before(async () => {
   r = await startRedis();
 });
 test.after(async () => {
-  await r.stop();
+  await r?.stop();
 });
 test.before.each(async () => {
   await r.admin.flushall();
@@ -66,7 +66,7 @@ test('createSession: prunes expired sessions of the user', async () => {
   await plant('old', value(1, 1, 1, 0), t - 1);
   await run('createSession', both, 's1', 60, 0, 0, '{}', USER);
   assert.is(await r.admin.hexists(D, 'old'), 0);
-  assert.equal(await r.admin.zrange(X, 0, -1), ['s1']);
+  assert.equal(await r.admin.zrange(X, '0', '-1'), ['s1']);
 });
 
 test('createSession: at the cap evicts least recently used (malformed first) and names them', async () => {
@@ -77,7 +77,7 @@ test('createSession: at the cap evicts least recently used (malformed first) and
   await plant('bad', 'garbage', t + 70_000);
   const reply = (await run('createSession', both, 'new', 60, 0, 3, '{}', USER)) as string[];
   assert.equal(reply.slice(2), ['bad', 'b']);
-  assert.equal((await r.admin.zrange(X, 0, -1)).sort(), ['a', 'c', 'new']);
+  assert.equal((await r.admin.zrange(X, '0', '-1')).sort(), ['a', 'c', 'new']);
   assert.equal((await r.admin.hkeys(D)).sort(), ['a', 'c', 'new']);
 });
 
@@ -105,6 +105,17 @@ test('getSession: not rolling never writes; rolling writes only after touchAfter
   assert.is(Number(await r.admin.zscore(X, 's')), exp);
   assert.ok(Number(nv.split('|')[2]) >= t);
   assert.is(await r.admin.pexpiretime(D), exp);
+});
+
+test('getSession: a rolling write also prunes the user\'s expired sessions; a read-only one does not', async () => {
+  const t = await now();
+  await plant('s', value(1, t - 10_000, 60, 0), t + 1000);
+  await plant('dead', value(1, 1, 60, 0), t - 1);
+  await run('getSession', both, 's', -1);
+  assert.is(await r.admin.hexists(D, 'dead'), 1);
+  await run('getSession', both, 's', 0);
+  assert.is(await r.admin.hexists(D, 'dead'), 0);
+  assert.is(await r.admin.zscore(X, 'dead'), null);
 });
 
 test('getSession: rolling never passes the absolute deadline; malformed values come back untouched', async () => {
@@ -206,7 +217,7 @@ test('destroyUserSessions: counts live ones; keeps the excepted live session onl
   await plant('b', value(1, 1, 60, 0), t + 10_000);
   await plant('exp', value(1, 1, 60, 0), t - 1);
   assert.is(await run('destroyUserSessions', both, 'b'), 1);
-  assert.equal(await r.admin.zrange(X, 0, -1), ['b']);
+  assert.equal(await r.admin.zrange(X, '0', '-1'), ['b']);
   assert.equal(await r.admin.hkeys(D), ['b']);
   assert.is(await r.admin.pexpiretime(X), t + 10_000);
   assert.is(await run('destroyUserSessions', both, 'exp'), 1);
