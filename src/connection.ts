@@ -66,14 +66,12 @@ export function checkCallerClient(client: Client): void {
   if (prefix !== undefined && prefix !== '') keyPrefixOption(prefix, 'redis.options.keyPrefix');
 }
 
-function parseVersion(v: string): number[] {
-  return v.split('.').map((p) => Number.parseInt(p, 10) || 0);
-}
-
-function older(v: number[], min: readonly number[]): boolean {
-  for (let i = 0; i < min.length; i++) {
+/** Whether a Redis version string such as "6.2.14" is older than the scripts need. */
+export function isTooOld(version: string): boolean {
+  const v = version.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  for (let i = 0; i < MIN_REDIS_VERSION.length; i++) {
     const a = v[i] ?? 0;
-    const b = min[i] ?? 0;
+    const b = MIN_REDIS_VERSION[i] ?? 0;
     if (a !== b) return a < b;
   }
   return false;
@@ -96,7 +94,7 @@ export async function preflight(client: Client, logger: Logger | undefined, boun
   }
   const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
   const version = field('redis_version');
-  if (version !== undefined && older(parseVersion(version), MIN_REDIS_VERSION)) {
+  if (version !== undefined && isTooOld(version)) {
     throw new ConfigurationError('redis', `Redis ${version} is too old: the store needs ${MIN_REDIS_VERSION.join('.')} or newer`);
   }
   const policy = field('maxmemory_policy');

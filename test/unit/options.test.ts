@@ -54,3 +54,11 @@ test('option values are checked', () => {
 });
 
 test.run();
+
+import { isTooOld } from '../../src/connection.js';
+const versions = suite('redis version');
+versions('scripts need Redis 7.0 or newer', () => {
+  for (const v of ['6.2.14', '6.0.0', '5.0.7', '2.8']) assert.ok(isTooOld(v), v);
+  for (const v of ['7.0.0', '7.0.15', '7.2.4', '8.0.0', '10.1']) assert.not.ok(isTooOld(v), v);
+});
+versions.run();
