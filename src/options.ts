@@ -1,5 +1,6 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { ConfigurationError } from './errors.js';
+import type { MetricsOptions } from './metrics.js';
 import type { Logger } from './types.js';
 
 /** Defaults, with their units. */
@@ -44,6 +45,8 @@ export interface StoreOptions {
   maxUserBytes?: number;
   /** Extra ioredis options for the clients the store creates (e.g. `tls`, `username`, `protocol`); they override the store's. */
   redisOptions?: RedisOptions;
+  /** Prometheus metrics (prom-client): `{ registry, prefix }`, or `false` for none. Default: the global registry, prefix `session_store_`. */
+  metrics?: false | MetricsOptions;
   /** Receives warnings (e.g. an evicting `maxmemory-policy`). Never receives tokens. Default: none. */
   logger?: Logger;
 }
@@ -62,6 +65,7 @@ export interface ResolvedOptions {
   maxMetadataBytes: number;
   maxUserBytes: number;
   redisOptions: RedisOptions;
+  metrics: false | MetricsOptions;
   logger: Logger | undefined;
 }
 
@@ -121,6 +125,7 @@ export function resolveOptions(options: StoreOptions, env: StoreEnv): ResolvedOp
     maxMetadataBytes: integer('maxMetadataBytes', merged.maxMetadataBytes ?? DEFAULTS.maxMetadataBytes, 2, 16 * 1024 * 1024),
     maxUserBytes: integer('maxUserBytes', merged.maxUserBytes ?? DEFAULTS.maxUserBytes, 16, 16 * 1024 * 1024),
     redisOptions: redisOptionsOption(merged.redisOptions),
+    metrics: metricsOption(merged.metrics),
     logger: loggerOption(merged.logger),
   };
   return resolved;
@@ -178,6 +183,22 @@ function redisOptionsOption(value: unknown): RedisOptions {
   const prefix = (value as RedisOptions).keyPrefix;
   if (prefix !== undefined) keyPrefixOption(prefix, 'redisOptions.keyPrefix');
   return value as RedisOptions;
+}
+
+function metricsOption(value: unknown): false | MetricsOptions {
+  if (value === false) return false;
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigurationError('metrics', 'expected false or { registry?, prefix? }');
+  }
+  const { prefix, registry } = value as MetricsOptions;
+  if (prefix !== undefined && (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix))) {
+    throw new ConfigurationError('metrics.prefix', 'must be a valid Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
+  }
+  if (registry !== undefined && (registry === null || typeof registry.registerMetric !== 'function')) {
+    throw new ConfigurationError('metrics.registry', 'expected a prom-client Registry');
+  }
+  return value as MetricsOptions;
 }
 
 function loggerOption(value: unknown): Logger | undefined {

@@ -76,6 +76,24 @@ export class ScriptRunner {
     );
   }
 
+  /**
+   * Loads every script into the script cache of each master the client talks to, so first calls
+   * go out as EVALSHA and a reload counts only real cache losses. Best effort: a refused
+   * SCRIPT LOAD (an ACL without it) leaves the EVAL fallback to do the job.
+   */
+  async preload(client: Client): Promise<void> {
+    const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+    await this.bounded(
+      Promise.all(
+        nodes.map((node) => {
+          const pipeline = node.pipeline();
+          for (const script of Object.values(luaScripts)) pipeline.script('LOAD', script.body);
+          return pipeline.exec();
+        }),
+      ),
+    );
+  }
+
   /** Bounds any Redis promise by the time budget and types its errors. */
   bounded<T>(work: Promise<T>): Promise<T> {
     const ms = this.timeoutMs;

@@ -1,8 +1,14 @@
-import { StoreClosedError, CorruptSessionError, InvalidInputError, classifyError } from './errors.js';
+import {
+  StoreClosedError,
+  CorruptSessionError,
+  InvalidInputError,
+  classifyError,
+} from './errors.js';
 import { decodeSession } from './codec.js';
 import { checkCallerClient, openClients, preflight } from './connection.js';
 import { keysForTag, newToken, SESSION_ID_PATTERN, sessionIdOf, tagOfToken, userTag, type UserKeys } from './keys.js';
 import type { ScriptName } from './lua.generated.js';
+import { instrument, StoreMetrics } from './metrics.js';
 import { MAX_TTL_SECONDS, resolveOptions, type ResolvedOptions, type StoreEnv, type StoreOptions } from './options.js';
 import { ScriptRunner, type Client, type ScriptCall } from './scripts.js';
 import type {
@@ -34,6 +40,8 @@ interface TokenRef {
  */
 export class RedisSessionStore {
   private readonly runner: ScriptRunner;
+  private readonly metrics: StoreMetrics | undefined;
+  private reloadListener: ((script: ScriptName) => void) | undefined;
   private next = 0;
   private closed = false;
 
@@ -43,6 +51,12 @@ export class RedisSessionStore {
     readonly options: Readonly<ResolvedOptions>,
   ) {
     this.runner = new ScriptRunner(options.commandTimeout);
+    this.metrics = options.metrics === false ? undefined : StoreMetrics.for(options.metrics);
+    this.runner.onReload = (script) => {
+      this.metrics?.scriptReloads.inc({ script });
+      this.reloadListener?.(script);
+    };
+    if (this.metrics !== undefined) instrument(this, this.metrics);
   }
 
   /**
@@ -66,6 +80,7 @@ export class RedisSessionStore {
     const store = new RedisSessionStore(clients, given === undefined, resolved);
     try {
       await preflight(clients[0]!, resolved.logger, (p) => store.runner.bounded(p));
+      await Promise.all(clients.map((c) => store.runner.preload(c)));
     } catch (err) {
       await store.close();
       throw classifyError(err);
@@ -73,9 +88,9 @@ export class RedisSessionStore {
     return store;
   }
 
-  /** Hook for instrumentation: called with the script name after each NOSCRIPT reload. */
+  /** Called with the script name after each NOSCRIPT reload (also counted in the metrics). */
   set onScriptReload(fn: ((script: ScriptName) => void) | undefined) {
-    this.runner.onReload = fn;
+    this.reloadListener = fn;
   }
 
   /**
@@ -229,13 +244,17 @@ export class RedisSessionStore {
   /** Pings Redis within the time budget. Never throws. */
   async healthCheck(): Promise<HealthReport> {
     const started = performance.now();
+    let report: HealthReport;
     try {
       this.assertOpen();
       await this.runner.bounded(this.client().ping());
-      return { healthy: true, latencyMs: performance.now() - started, checkedAt: Date.now() };
+      report = { healthy: true, latencyMs: performance.now() - started, checkedAt: Date.now() };
     } catch (err) {
-      return { healthy: false, latencyMs: performance.now() - started, checkedAt: Date.now(), error: classifyError(err).code };
+      report = { healthy: false, latencyMs: performance.now() - started, checkedAt: Date.now(), error: classifyError(err).code };
     }
+    this.metrics?.reachable(report.healthy);
+    this.metrics?.healthCheckSeconds.set(report.latencyMs / 1000);
+    return report;
   }
 
   /** Closes the connections the store opened (not a client passed as `redis`). Idempotent. */
