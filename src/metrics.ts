@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } from 'prom-client';
+import { luaScripts, type ScriptName } from './lua.generated.js';
 
 /** The store's public operations: the only values of the `operation` label. */
 export type Operation =
@@ -108,6 +109,7 @@ export class StoreMetrics {
       registers,
     });
     this.redisUp.set(1);
+    for (const script of Object.keys(luaScripts) as ScriptName[]) this.scriptReloads.inc({ script }, 0);
     for (const operation of OPERATIONS) {
       for (const outcome of OUTCOMES) this.operations.inc({ operation, outcome }, 0);
       this.duration.zero({ operation });

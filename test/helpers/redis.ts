@@ -1,23 +1,10 @@
 
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisInstance, RedisMemoryServer } from 'redis-memory-server';
-
-/** The redis-server on PATH: redis-memory-server cannot download one here. */
-export function systemRedisServer(): string {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir, 'redis-server');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  throw new Error('redis-server is not on PATH: install it (apt-get install -y redis-server)');
-}
+import { systemRedisServer } from '../../demo/embedded-redis.js';
 
 /** A real redis-server on a free loopback port, started and stopped by this process. */
 export interface TestRedis {
