@@ -12,13 +12,14 @@
   ARGV[5] metadata JSON (object of strings)
   ARGV[6] user JSON
 
-  Returns {value, expiresAt, evictedId...}: the stored value, its expiry in ms, and the public
-  ids this create evicted. If the id already exists (ioredis re-sent this command after a
-  reconnect) the stored session is returned unchanged: create is idempotent by id.
+  Returns {value, evictedId...}: the stored value (its header holds expiresAt and createdAt) and
+  the public ids this create evicted. If the id is already live (ioredis re-sent this command
+  after a reconnect) that session is returned unchanged: create is idempotent by id.
   Not flagged allow-oom: under maxmemory with noeviction it fails with Redis's OOM error.
 ]]
 --- @include "_time"
 --- @include "_value"
+--- @include "_live"
 --- @include "_user"
 
 local dataKey, indexKey = KEYS[1], KEYS[2]
@@ -26,10 +27,8 @@ local sid = ARGV[1]
 local idleTtl, absTtl, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = nowMs()
 
-local existing = redis.call('HGET', dataKey, sid)
-if existing then
-  return {existing, redis.call('ZSCORE', indexKey, sid) or '0'}
-end
+local existing = liveSession(dataKey, sid, now)
+if existing then return {existing} end
 
 prune(dataKey, indexKey, now)
 
@@ -44,7 +43,7 @@ if cap > 0 then
       -- A value that does not parse sorts first: it is the safest one to evict.
       local lastAccess = 0
       if values[i] then
-        local _, a = parseHeader(values[i])
+        local _, _, a = parseHeader(values[i])
         lastAccess = a or 0
       end
       order[i] = {live[i], lastAccess}
@@ -62,12 +61,12 @@ end
 local deadline = 0
 if absTtl > 0 then deadline = now + absTtl * 1000 end
 local expiresAt = expiryAt(now, idleTtl, deadline)
-local value = buildValue(now, now, idleTtl, deadline, ARGV[5] .. '\n' .. ARGV[6])
+local value = buildValue(expiresAt, now, now, idleTtl, deadline, ARGV[5] .. '\n' .. ARGV[6])
 
 redis.call('HSET', dataKey, sid, value)
 redis.call('ZADD', indexKey, int(expiresAt), sid)
 syncUserTtl(dataKey, indexKey)
 
-local reply = {value, expiresAt}
-for i = 1, #evicted do reply[i + 2] = evicted[i] end
+local reply = {value}
+for i = 1, #evicted do reply[i + 1] = evicted[i] end
 return reply

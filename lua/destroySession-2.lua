@@ -10,18 +10,17 @@
   allow-oom: it only deletes, and logout must work when Redis is full.
 ]]
 --- @include "_time"
+--- @include "_live"
 --- @include "_user"
 
 local dataKey, indexKey = KEYS[1], KEYS[2]
 local sid = ARGV[1]
 local now = nowMs()
 
-local score = redis.call('ZSCORE', indexKey, sid)
-local wasLive = score ~= false and tonumber(score) > now
--- Delete by id even when the index lost the entry, so no value outlives its index entry.
-local removed = redis.call('HDEL', dataKey, sid)
+local wasLive = liveSession(dataKey, sid, now) ~= nil
+redis.call('HDEL', dataKey, sid)
 redis.call('ZREM', indexKey, sid)
 prune(dataKey, indexKey, now)
 syncUserTtl(dataKey, indexKey)
-if wasLive and removed == 1 then return 1 end
+if wasLive then return 1 end
 return 0

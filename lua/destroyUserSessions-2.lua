@@ -11,6 +11,7 @@
   allow-oom: it only deletes (a kept session is written back at its old size).
 ]]
 --- @include "_time"
+--- @include "_live"
 --- @include "_user"
 
 local dataKey, indexKey = KEYS[1], KEYS[2]
@@ -19,10 +20,10 @@ local now = nowMs()
 
 local live = redis.call('ZCOUNT', indexKey, '(' .. int(now), '+inf')
 local keptValue, keptExpiry
-if keep ~= '' then keptValue, keptExpiry = liveSession(dataKey, indexKey, keep, now) end
+if keep ~= '' then keptValue, keptExpiry = liveSession(dataKey, keep, now) end
 
 redis.call('DEL', dataKey, indexKey)
-if not keptValue then return live end
+if not keptValue or keptExpiry == 0 then return live end
 
 redis.call('HSET', dataKey, keep, keptValue)
 redis.call('ZADD', indexKey, int(keptExpiry), keep)

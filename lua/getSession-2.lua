@@ -8,33 +8,32 @@
   ARGV[1] public session id
   ARGV[2] touchAfter, ms (-1: not rolling, never write)
 
-  Returns {value, expiresAt} for a live session, nil when there is none (absent or expired).
+  Returns the session value (its header holds expiresAt), nil when there is none (absent or
+  expired). A malformed value is returned untouched; the caller reports it as corrupt.
   allow-oom: a touch rewrites a value of the same size, and reads must survive a full Redis.
 ]]
 --- @include "_time"
+--- @include "_live"
+
+local dataKey, sid, touchAfter = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local now = nowMs()
+
+local value, expiresAt = liveSession(dataKey, sid, now)
+if not value or touchAfter < 0 or expiresAt == 0 then return value end
+
 --- @include "_value"
 --- @include "_user"
 
-local dataKey, indexKey = KEYS[1], KEYS[2]
-local sid, touchAfter = ARGV[1], tonumber(ARGV[2])
-local now = nowMs()
+local indexKey = KEYS[2]
+local _, createdAt, accessedAt, idleTtl, deadline, rest = parseHeader(value)
+if not createdAt or now - accessedAt < touchAfter then return value end
 
-local value, expiresAt = liveSession(dataKey, indexKey, sid, now)
-if not value then return nil end
-if touchAfter < 0 then return {value, expiresAt} end
-
-local createdAt, accessedAt, idleTtl, deadline, rest = parseHeader(value)
--- A malformed value is returned untouched; the caller reports it as corrupt.
-if not createdAt or now - accessedAt < touchAfter then return {value, expiresAt} end
-
-value = buildValue(createdAt, now, idleTtl, deadline, string.sub(value, rest))
-redis.call('HSET', dataKey, sid, value)
 local slid = expiryAt(now, idleTtl, deadline)
-if slid > expiresAt then
-  expiresAt = slid
-  redis.call('ZADD', indexKey, int(expiresAt), sid)
-end
+if slid < expiresAt then slid = expiresAt end
+value = buildValue(slid, createdAt, now, idleTtl, deadline, string.sub(value, rest))
+redis.call('HSET', dataKey, sid, value)
+if slid > expiresAt then redis.call('ZADD', indexKey, int(slid), sid) end
 -- A write is happening anyway: clear the user's expired sessions with it.
 prune(dataKey, indexKey, now)
 syncUserTtl(dataKey, indexKey)
-return {value, expiresAt}
+return value

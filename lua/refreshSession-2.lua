@@ -13,20 +13,21 @@
 ]]
 --- @include "_time"
 --- @include "_value"
+--- @include "_live"
 --- @include "_user"
 
 local dataKey, indexKey = KEYS[1], KEYS[2]
 local sid, ttl = ARGV[1], tonumber(ARGV[2])
 local now = nowMs()
 
-local value = liveSession(dataKey, indexKey, sid, now)
+local value = liveSession(dataKey, sid, now)
 if not value then return 0 end
-local createdAt, _, idleTtl, deadline, rest = parseHeader(value)
+local _, createdAt, _, idleTtl, deadline, rest = parseHeader(value)
 if not createdAt then return -1 end
 if ttl > 0 then idleTtl = ttl end
 
 local expiresAt = expiryAt(now, idleTtl, deadline)
-redis.call('HSET', dataKey, sid, buildValue(createdAt, now, idleTtl, deadline, string.sub(value, rest)))
+redis.call('HSET', dataKey, sid, buildValue(expiresAt, createdAt, now, idleTtl, deadline, string.sub(value, rest)))
 redis.call('ZADD', indexKey, int(expiresAt), sid)
 prune(dataKey, indexKey, now)
 syncUserTtl(dataKey, indexKey)

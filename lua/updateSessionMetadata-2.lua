@@ -15,15 +15,15 @@
 ]]
 --- @include "_time"
 --- @include "_value"
---- @include "_user"
+--- @include "_live"
 
-local dataKey, indexKey = KEYS[1], KEYS[2]
+local dataKey = KEYS[1]
 local sid, maxBytes = ARGV[1], tonumber(ARGV[3])
 local now = nowMs()
 
-local value = liveSession(dataKey, indexKey, sid, now)
+local value = liveSession(dataKey, sid, now)
 if not value then return 0 end
-local createdAt, accessedAt, idleTtl, deadline, rest = parseHeader(value)
+local expiresAt, createdAt, accessedAt, idleTtl, deadline, rest = parseHeader(value)
 if not createdAt then return -2 end
 local split = string.find(value, '\n', rest, true)
 if not split then return -2 end
@@ -42,5 +42,5 @@ if size > maxBytes then return -1 end
 -- cjson encodes an empty table as {}, which is what an empty metadata object is.
 local encoded = cjson.encode(metadata)
 redis.call('HSET', dataKey, sid,
-  buildValue(createdAt, accessedAt, idleTtl, deadline, encoded .. string.sub(value, split)))
+  buildValue(expiresAt, createdAt, accessedAt, idleTtl, deadline, encoded .. string.sub(value, split)))
 return 1

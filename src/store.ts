@@ -114,8 +114,8 @@ export class RedisSessionStore {
       keys: [keys.data, keys.index],
       args: [id, String(ttl), String(o.absoluteTtl), String(o.maxSessionsPerUser), metadata, encodedUser.json],
     })) as unknown[];
-    const session = decodeSession(id, reply[0], reply[1]);
-    return { ...session, token, evictedSessionIds: reply.slice(2) as string[] };
+    const session = decodeSession(id, reply[0]);
+    return { ...session, token, evictedSessionIds: reply.slice(1) as string[] };
   }
 
   /** The live session a token opens, or null (unknown, expired, destroyed, or not a token). */
@@ -184,6 +184,7 @@ export class RedisSessionStore {
     const ref = this.tokenRef(token);
     if (ref === null) return null;
     const ms = Number(await this.run({ script: 'getSessionTtl', keys: [ref.keys.data, ref.keys.index], args: [ref.id] }));
+    if (ms === -3) throw new CorruptSessionError('session header');
     return ms > 0 ? Math.ceil(ms / 1000) : null;
   }
 
@@ -212,7 +213,7 @@ export class RedisSessionStore {
     const keys = this.userKeys(userId);
     const flat = (await this.run({ script: 'listUserSessions', keys: [keys.data, keys.index], args: [] })) as unknown[];
     const sessions: Session[] = [];
-    for (let i = 0; i < flat.length; i += 3) sessions.push(decodeSession(String(flat[i]), flat[i + 1], flat[i + 2]));
+    for (let i = 0; i < flat.length; i += 2) sessions.push(decodeSession(String(flat[i]), flat[i + 1]));
     return sessions;
   }
 
@@ -299,8 +300,6 @@ export class RedisSessionStore {
   }
 
   private decodeReply(id: string, reply: unknown): Session | null {
-    if (reply === null) return null;
-    const [value, expiresAt] = reply as unknown[];
-    return decodeSession(id, value, expiresAt);
+    return reply === null ? null : decodeSession(id, reply);
   }
 }

@@ -1,9 +1,10 @@
 -- A user's sessions live in two keys of one hash slot:
 --   data  (hash)  public session id -> session value
 --   index (zset)  public session id -> expiresAt in ms
--- A session is live while its index score is above now. Expired members are pruned by
--- every write, and both keys carry the latest expiry as their Redis TTL, so the index can
--- never expire before a session it holds, and Redis reclaims a user whose sessions all ended.
+-- A session is live while its expiry (in its value's header, and equal to its index score) is
+-- after now. Expired members are pruned by writes, and both keys carry the latest expiry as
+-- their Redis TTL, so the index never expires before a session it holds, and Redis reclaims
+-- a user whose sessions all ended.
 
 -- Removes every session whose expiry is at or before now. Returns how many were removed.
 local function prune(dataKey, indexKey, now)
@@ -27,16 +28,4 @@ local function syncUserTtl(dataKey, indexKey)
   end
   redis.call('PEXPIREAT', dataKey, last[2])
   redis.call('PEXPIREAT', indexKey, last[2])
-end
-
--- The live session's value and expiry, or nil. An index entry without a value (only possible
--- after eviction under an unsupported policy) reads as absent: revocation fails closed.
-local function liveSession(dataKey, indexKey, sid, now)
-  local score = redis.call('ZSCORE', indexKey, sid)
-  if not score then return nil end
-  score = tonumber(score)
-  if score <= now then return nil end
-  local v = redis.call('HGET', dataKey, sid)
-  if not v then return nil end
-  return v, score
 end

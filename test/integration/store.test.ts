@@ -276,7 +276,7 @@ for (const protocol of [2, 3] as const) {
   test('corrupt data under a store key is CorruptSessionError, never a partial session', async () => {
     const s = await store.createSession(alice);
     const [data] = (await r.admin.keys('*:d')) as [string];
-    await r.admin.hset(data, s.id, '1|1|1|60|0|{}\n{"id":"alice"}');
+    await r.admin.hset(data, s.id, '1|9999999999999|1|1|60|0|{}\n{"id":"alice"}');
     await rejects(store.getSession(s.token), CorruptSessionError);
     await r.admin.hset(data, s.id, 'not json');
     await rejects(store.getSession(s.token), CorruptSessionError);
