@@ -24,8 +24,8 @@ const arg = (name: string) => {
 const quick = argv.includes('--quick');
 const plan: Plan = {
   quick,
-  rounds: Number(arg('rounds') ?? (quick ? 1 : 5)),
-  durationMs: Number(arg('duration-ms') ?? (quick ? 250 : 1500)),
+  rounds: Number(arg('rounds') ?? (quick ? 1 : 3)),
+  durationMs: Number(arg('duration-ms') ?? (quick ? 250 : 1000)),
   levels: [1, 16, 256],
   scaleSizes: quick ? [5_000, 20_000] : [10_000, 100_000, 1_000_000],
   memorySessions: Number(arg('memory-sessions') ?? (quick ? 5_000 : 100_000)),

@@ -65,7 +65,7 @@ local value = buildValue(expiresAt, now, now, idleTtl, deadline, ARGV[5] .. '\n'
 
 redis.call('HSET', dataKey, sid, value)
 redis.call('ZADD', indexKey, int(expiresAt), sid)
-syncUserTtl(dataKey, indexKey)
+extendUserTtl(dataKey, indexKey, expiresAt)
 
 local reply = {value}
 for i = 1, #evicted do reply[i + 1] = evicted[i] end

@@ -21,6 +21,6 @@ local wasLive = liveSession(dataKey, sid, now) ~= nil
 redis.call('HDEL', dataKey, sid)
 redis.call('ZREM', indexKey, sid)
 prune(dataKey, indexKey, now)
-syncUserTtl(dataKey, indexKey)
+dropIfEmpty(dataKey, indexKey)
 if wasLive then return 1 end
 return 0

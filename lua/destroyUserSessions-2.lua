@@ -12,7 +12,6 @@
 ]]
 --- @include "_time"
 --- @include "_live"
---- @include "_user"
 
 local dataKey, indexKey = KEYS[1], KEYS[2]
 local keep = ARGV[1]
@@ -27,5 +26,6 @@ if not keptValue or keptExpiry == 0 then return live end
 
 redis.call('HSET', dataKey, keep, keptValue)
 redis.call('ZADD', indexKey, int(keptExpiry), keep)
-syncUserTtl(dataKey, indexKey)
+redis.call('PEXPIREAT', dataKey, int(keptExpiry))
+redis.call('PEXPIREAT', indexKey, int(keptExpiry))
 return live - 1

@@ -32,8 +32,10 @@ local slid = expiryAt(now, idleTtl, deadline)
 if slid < expiresAt then slid = expiresAt end
 value = buildValue(slid, createdAt, now, idleTtl, deadline, string.sub(value, rest))
 redis.call('HSET', dataKey, sid, value)
-if slid > expiresAt then redis.call('ZADD', indexKey, int(slid), sid) end
+if slid > expiresAt then
+  redis.call('ZADD', indexKey, int(slid), sid)
+  extendUserTtl(dataKey, indexKey, slid)
+end
 -- A write is happening anyway: clear the user's expired sessions with it.
 prune(dataKey, indexKey, now)
-syncUserTtl(dataKey, indexKey)
 return value

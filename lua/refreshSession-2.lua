@@ -29,6 +29,6 @@ if ttl > 0 then idleTtl = ttl end
 local expiresAt = expiryAt(now, idleTtl, deadline)
 redis.call('HSET', dataKey, sid, buildValue(expiresAt, createdAt, now, idleTtl, deadline, string.sub(value, rest)))
 redis.call('ZADD', indexKey, int(expiresAt), sid)
+extendUserTtl(dataKey, indexKey, expiresAt)
 prune(dataKey, indexKey, now)
-syncUserTtl(dataKey, indexKey)
 return expiresAt

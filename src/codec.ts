@@ -7,8 +7,21 @@ import type { AuthUser, Session } from './types.js';
  * Anything else is reported as CorruptSessionError: never a partial session.
  */
 export function decodeSession(id: string, value: unknown): Session {
+  const [expiresAt, createdAt, lastAccessedAt, start] = decodeHeader(value);
+  const text = value as string;
+  const split = text.indexOf('\n', start);
+  if (split < 0) throw new CorruptSessionError('no metadata separator');
+  const metadata = parseJson(text.slice(start, split), 'metadata');
+  const user = parseJson(text.slice(split + 1), 'user');
+  if (!isStringRecord(metadata)) throw new CorruptSessionError('metadata is not an object of strings');
+  if (!isUser(user)) throw new CorruptSessionError('user has no string id and username');
+  return { id, userId: user.id, user, createdAt, lastAccessedAt, expiresAt, metadata };
+}
+
+/** The header's expiresAt, createdAt and lastAccessedAt, and where the metadata starts. */
+export function decodeHeader(value: unknown): [number, number, number, number] {
   if (typeof value !== 'string' || !value.startsWith('1|')) throw new CorruptSessionError('unknown value format');
-  const header: number[] = [0, 0, 0];
+  const header: [number, number, number, number] = [0, 0, 0, 0];
   let start = 2;
   for (let i = 0; i < 5; i++) {
     const end = value.indexOf('|', start);
@@ -17,13 +30,8 @@ export function decodeSession(id: string, value: unknown): Session {
     if (i < 3) header[i] = n;
     start = end + 1;
   }
-  const split = value.indexOf('\n', start);
-  if (split < 0) throw new CorruptSessionError('no metadata separator');
-  const metadata = parseJson(value.slice(start, split), 'metadata');
-  const user = parseJson(value.slice(split + 1), 'user');
-  if (!isStringRecord(metadata)) throw new CorruptSessionError('metadata is not an object of strings');
-  if (!isUser(user)) throw new CorruptSessionError('user has no string id and username');
-  return { id, userId: user.id, user, createdAt: header[1]!, lastAccessedAt: header[2]!, expiresAt: header[0]!, metadata };
+  header[3] = start;
+  return header;
 }
 
 // Data read from Redis is not trusted: a planted "__proto__" key is refused before it can

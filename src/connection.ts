@@ -14,9 +14,9 @@ export const MIN_REDIS_VERSION = [7, 0, 0] as const;
 export function clientOptions(options: ResolvedOptions): RedisOptions {
   return {
     lazyConnect: true,
-    // A command fails at the budget even while queued for a reconnect; the store also
-    // bounds every call itself, since a caller's own client may have no timeout at all.
-    commandTimeout: options.commandTimeout,
+    // No ioredis commandTimeout: the store bounds every call itself (one timer for all calls,
+    // where ioredis would arm one per command), for its own clients and a caller's alike.
+    // One retry: queued commands fail at the next failed reconnect instead of piling up.
     maxRetriesPerRequest: 1,
     connectTimeout: Math.max(options.commandTimeout, 2000),
     keepAlive: 10_000,

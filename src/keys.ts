@@ -1,4 +1,4 @@
-import { hash, randomBytes } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 
 /**
  * Tokens, public ids and key names: the one place that knows the key layout.
@@ -29,8 +29,19 @@ export function userTag(userId: string): string {
   return hash('sha256', userId, 'base64url').slice(0, TAG_LENGTH);
 }
 
+// CSPRNG bytes fetched 4 KiB at a time (as crypto.randomUUID does): one call per 128 tokens
+// instead of a 4 us randomBytes() per token. Every byte is used once.
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
 export function newToken(tag: string): string {
-  return `${tag}.${randomBytes(SECRET_BYTES).toString('base64url')}`;
+  if (poolOffset + SECRET_BYTES > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const secret = pool.toString('base64url', poolOffset, poolOffset + SECRET_BYTES);
+  poolOffset += SECRET_BYTES;
+  return `${tag}.${secret}`;
 }
 
 /** The public id of the session a token opens. */

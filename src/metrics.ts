@@ -25,11 +25,6 @@ export const OPERATIONS: readonly Operation[] = [
 export type Outcome = 'ok' | 'not_found' | 'invalid_input' | 'unavailable' | 'error';
 export const OUTCOMES: readonly Outcome[] = ['ok', 'not_found', 'invalid_input', 'unavailable', 'error'];
 
-interface OperationSeries {
-  outcomes: Record<Outcome, { inc(): void }>;
-  duration: { observe(seconds: number): void };
-}
-
 export interface MetricsOptions {
   /** Where the metrics are registered. Default: prom-client's global registry. */
   registry?: Registry;
@@ -43,45 +38,121 @@ export const DEFAULT_METRICS_PREFIX = 'session_store_';
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const BATCH_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
+const OUTCOME_COUNT = OUTCOMES.length;
+const BUCKET_SLOTS = LATENCY_BUCKETS.length + 1; // + the +Inf bucket
+
+/**
+ * Call counts and latencies accumulate in typed arrays on the hot path (no label hashing, no
+ * allocation) and reach prom-client when the registry is read: the counter through its public
+ * collect() hook, the histogram through a collector that reports the accumulated buckets.
+ */
+class OperationStats {
+  readonly calls = new Float64Array(OPERATIONS.length * OUTCOME_COUNT);
+  private readonly published = new Float64Array(OPERATIONS.length * OUTCOME_COUNT);
+  readonly buckets = new Float64Array(OPERATIONS.length * BUCKET_SLOTS);
+  readonly sums = new Float64Array(OPERATIONS.length);
+  readonly counts = new Float64Array(OPERATIONS.length);
+
+  record(op: number, outcome: number, seconds: number): void {
+    this.calls[op * OUTCOME_COUNT + outcome]! += 1;
+    let b = 0;
+    while (b < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[b]!) b++;
+    this.buckets[op * BUCKET_SLOTS + b]! += 1;
+    this.sums[op]! += seconds;
+    this.counts[op]! += 1;
+  }
+
+  /** Moves the calls counted since the last read into the prom-client counter. */
+  publishCalls(counter: Counter<'operation' | 'outcome'>): void {
+    for (let i = 0; i < this.calls.length; i++) {
+      const delta = this.calls[i]! - this.published[i]!;
+      if (delta === 0) continue;
+      this.published[i] = this.calls[i]!;
+      counter.inc({ operation: OPERATIONS[Math.floor(i / OUTCOME_COUNT)]!, outcome: OUTCOMES[i % OUTCOME_COUNT]! }, delta);
+    }
+  }
+
+  reset(): void {
+    for (const a of [this.calls, this.published, this.buckets, this.sums, this.counts]) a.fill(0);
+  }
+}
+
+interface HistogramValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName: string;
+}
+
+/** The latency histogram as prom-client's registry reads a metric: name, help, type, get(), reset(). */
+class LatencyCollector {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly stats: OperationStats,
+  ) {}
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: HistogramValue[] }> {
+    const values: HistogramValue[] = [];
+    OPERATIONS.forEach((operation, op) => {
+      let cumulative = 0;
+      for (let b = 0; b < BUCKET_SLOTS; b++) {
+        cumulative += this.stats.buckets[op * BUCKET_SLOTS + b]!;
+        const le = b < LATENCY_BUCKETS.length ? LATENCY_BUCKETS[b]! : '+Inf';
+        values.push({ labels: { le, operation }, value: cumulative, metricName: `${this.name}_bucket` });
+      }
+      values.push({ labels: { operation }, value: this.stats.sums[op]!, metricName: `${this.name}_sum` });
+      values.push({ labels: { operation }, value: this.stats.counts[op]!, metricName: `${this.name}_count` });
+    });
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  reset(): void {
+    this.stats.reset();
+  }
+}
+
 /**
  * The store's Prometheus metrics. Labels are bounded sets (operation, outcome, script name):
  * never a session id, token or user id, so cardinality stays fixed whatever the traffic.
  */
 export class StoreMetrics {
   readonly operations: Counter<'operation' | 'outcome'>;
-  readonly duration: Histogram<'operation'>;
   readonly scriptReloads: Counter<'script'>;
   readonly capEvictions: Counter;
   readonly userSessionsDestroyed: Counter;
   readonly batchSize: Histogram;
   readonly redisUp: Gauge;
   readonly healthCheckSeconds: Gauge;
+  private readonly stats = new OperationStats();
   private up = true;
-  // Label children resolved once: the hot path does no label hashing, and every series exists
-  // (at 0) from the first scrape, so rate() works before the first error.
-  private readonly series = new Map<Operation, OperationSeries>();
 
   private constructor(registry: Registry, prefix: string) {
     const registers = [registry];
+    const stats = this.stats;
     this.operations = new Counter({
       name: `${prefix}operations_total`,
       help: 'Store calls by operation and outcome (ok, not_found, invalid_input, unavailable, error).',
       labelNames: ['operation', 'outcome'],
       registers,
+      collect() {
+        stats.publishCalls(this);
+      },
     });
-    this.duration = new Histogram({
-      name: `${prefix}operation_duration_seconds`,
-      help: 'Latency of store calls, including validation and the Redis round trip.',
-      labelNames: ['operation'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    for (const operation of OPERATIONS) for (const outcome of OUTCOMES) this.operations.inc({ operation, outcome }, 0);
+    // prom-client's registry reads any object with name, help, type, get() and reset().
+    registry.registerMetric(
+      new LatencyCollector(`${prefix}operation_duration_seconds`, 'Latency of store calls, including validation and the Redis round trip.', stats) as unknown as Counter,
+    );
     this.scriptReloads = new Counter({
       name: `${prefix}script_reloads_total`,
       help: 'Scripts re-sent with EVAL after Redis answered NOSCRIPT (restart, failover, SCRIPT FLUSH).',
       labelNames: ['script'],
       registers,
     });
+    for (const script of Object.keys(luaScripts) as ScriptName[]) this.scriptReloads.inc({ script }, 0);
     this.capEvictions = new Counter({
       name: `${prefix}cap_evictions_total`,
       help: 'Sessions evicted by maxSessionsPerUser when a user created one more.',
@@ -109,32 +180,11 @@ export class StoreMetrics {
       registers,
     });
     this.redisUp.set(1);
-    for (const script of Object.keys(luaScripts) as ScriptName[]) this.scriptReloads.inc({ script }, 0);
-    for (const operation of OPERATIONS) {
-      for (const outcome of OUTCOMES) this.operations.inc({ operation, outcome }, 0);
-      this.duration.zero({ operation });
-      const outcomes = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, this.operations.labels({ operation, outcome })]));
-      this.series.set(operation, { outcomes: outcomes as OperationSeries['outcomes'], duration: this.duration.labels({ operation }) });
-    }
   }
 
-  /** Records one finished call. */
-  record(operation: Operation, outcome: Outcome, seconds: number): void {
-    const series = this.series.get(operation)!;
-    series.outcomes[outcome].inc();
-    series.duration.observe(seconds);
-  }
-
-  /** The per-operation counters beyond calls and latency. */
-  extra(operation: Operation, args: readonly unknown[], result: unknown): void {
-    if (operation === 'createSession') {
-      const evicted = (result as { evictedSessionIds: readonly string[] }).evictedSessionIds.length;
-      if (evicted > 0) this.capEvictions.inc(evicted);
-    } else if (operation === 'destroyUserSessions') {
-      if ((result as number) > 0) this.userSessionsDestroyed.inc(result as number);
-    } else if (operation === 'getSessions') {
-      this.batchSize.observe((args[0] as readonly unknown[]).length);
-    }
+  /** Records one finished call (operation and outcome as indexes into OPERATIONS and OUTCOMES). */
+  record(op: number, outcome: number, seconds: number): void {
+    this.stats.record(op, outcome, seconds);
   }
 
   /** Records Redis reachability; the gauge is written only when the state changes. */
@@ -159,13 +209,38 @@ export class StoreMetrics {
   }
 }
 
-type AsyncMethod = (...args: unknown[]) => Promise<unknown>;
+type AsyncMethod = (a?: unknown, b?: unknown) => Promise<unknown>;
 
-function outcomeOf(err: unknown): Outcome {
+const OK = OUTCOMES.indexOf('ok');
+const NOT_FOUND = OUTCOMES.indexOf('not_found');
+const INVALID = OUTCOMES.indexOf('invalid_input');
+const UNAVAILABLE = OUTCOMES.indexOf('unavailable');
+const ERROR = OUTCOMES.indexOf('error');
+
+function outcomeOf(err: unknown): number {
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'INVALID_INPUT') return 'invalid_input';
-  if (code === 'STORE_UNAVAILABLE' || code === 'STORE_TIMEOUT') return 'unavailable';
-  return 'error';
+  if (code === 'INVALID_INPUT') return INVALID;
+  if (code === 'STORE_UNAVAILABLE' || code === 'STORE_TIMEOUT') return UNAVAILABLE;
+  return ERROR;
+}
+
+/** What some operations count besides calls and latency. */
+function extraFor(operation: Operation, metrics: StoreMetrics): ((arg: unknown, result: unknown) => void) | undefined {
+  switch (operation) {
+    case 'createSession':
+      return (_, result) => {
+        const evicted = (result as { evictedSessionIds: readonly string[] }).evictedSessionIds.length;
+        if (evicted > 0) metrics.capEvictions.inc(evicted);
+      };
+    case 'destroyUserSessions':
+      return (_, result) => {
+        if ((result as number) > 0) metrics.userSessionsDestroyed.inc(result as number);
+      };
+    case 'getSessions':
+      return (tokens) => metrics.batchSize.observe((tokens as readonly unknown[]).length);
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -175,24 +250,26 @@ function outcomeOf(err: unknown): Outcome {
  */
 export function instrument(store: object, metrics: StoreMetrics): void {
   const target = store as Record<Operation, AsyncMethod>;
-  for (const operation of OPERATIONS) {
+  OPERATIONS.forEach((operation, op) => {
     const inner = target[operation];
-    target[operation] = function instrumented(this: unknown, ...args: unknown[]): Promise<unknown> {
+    const extra = extraFor(operation, metrics);
+    // Every operation takes at most two arguments: no rest array per call.
+    target[operation] = function instrumented(a?: unknown, b?: unknown): Promise<unknown> {
       const started = performance.now();
-      return inner.apply(this, args).then(
+      return inner.call(store, a, b).then(
         (result) => {
-          metrics.record(operation, result === null || result === false ? 'not_found' : 'ok', (performance.now() - started) / 1000);
+          metrics.record(op, result === null || result === false ? NOT_FOUND : OK, (performance.now() - started) / 1000);
           metrics.reachable(true);
-          metrics.extra(operation, args, result);
+          extra?.(a, result);
           return result;
         },
         (err: unknown) => {
           const outcome = outcomeOf(err);
-          metrics.record(operation, outcome, (performance.now() - started) / 1000);
-          if (outcome === 'unavailable') metrics.reachable(false);
+          metrics.record(op, outcome, (performance.now() - started) / 1000);
+          if (outcome === UNAVAILABLE) metrics.reachable(false);
           throw err;
         },
       );
     };
-  }
+  });
 }

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { classifyError, StoreTimeoutError } from './errors.js';
+import { Deadlines } from './deadlines.js';
+import { classifyError } from './errors.js';
 import { luaScripts, type ScriptName } from './lua.generated.js';
 
 export type Client = Redis | Cluster;
@@ -20,10 +21,6 @@ function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
 }
 
-function evalArgs(call: ScriptCall): string[] {
-  return [...call.keys, ...call.args];
-}
-
 /**
  * The one funnel through which the store talks to Redis. Scripts go out as EVALSHA by a SHA
  * computed here; a NOSCRIPT reply (restart, failover, SCRIPT FLUSH) is answered by EVAL with
@@ -34,10 +31,31 @@ export class ScriptRunner {
   /** Called once per script reload after NOSCRIPT (for metrics). */
   onReload: ((script: ScriptName) => void) | undefined;
 
-  constructor(private readonly timeoutMs: number) {}
+  private readonly deadlines: Deadlines;
+
+  constructor(timeoutMs: number) {
+    this.deadlines = new Deadlines(timeoutMs);
+  }
 
   run(client: Client, call: ScriptCall): Promise<unknown> {
-    return this.bounded(this.send(client, call));
+    // The hot path: one promise per call, the NOSCRIPT fallback inside its rejection handler.
+    return new Promise((resolve, reject) => {
+      const budget = this.deadlines.add(reject);
+      const done = (value: unknown) => {
+        budget.settled = true;
+        resolve(value);
+      };
+      const fail = (err: unknown) => {
+        budget.settled = true;
+        reject(classifyError(err));
+      };
+      const script = luaScripts[call.script];
+      client.evalsha(SHAS[call.script], script.numberOfKeys, ...call.keys, ...call.args).then(done, (err: unknown) => {
+        if (!isNoScript(err)) return fail(err);
+        this.onReload?.(call.script);
+        client.eval(script.body, script.numberOfKeys, ...call.keys, ...call.args).then(done, fail);
+      });
+    });
   }
 
   /**
@@ -48,14 +66,13 @@ export class ScriptRunner {
     return this.bounded(this.sendBatch(client, calls));
   }
 
-  private async send(client: Client, call: ScriptCall): Promise<unknown> {
-    try {
-      return await client.evalsha(SHAS[call.script], luaScripts[call.script].numberOfKeys, ...evalArgs(call));
-    } catch (err) {
+  private send(client: Client, call: ScriptCall): Promise<unknown> {
+    const script = luaScripts[call.script];
+    return client.evalsha(SHAS[call.script], script.numberOfKeys, ...call.keys, ...call.args).catch((err: unknown) => {
       if (!isNoScript(err)) throw err;
       this.onReload?.(call.script);
-      return client.eval(luaScripts[call.script].body, luaScripts[call.script].numberOfKeys, ...evalArgs(call));
-    }
+      return client.eval(script.body, script.numberOfKeys, ...call.keys, ...call.args);
+    });
   }
 
   private async sendBatch(client: Client, calls: readonly ScriptCall[]): Promise<unknown[]> {
@@ -64,7 +81,7 @@ export class ScriptRunner {
       return Promise.all(calls.map((c) => this.send(client, c).catch((err: unknown) => classifyError(err))));
     }
     const pipeline = client.pipeline();
-    for (const call of calls) pipeline.evalsha(SHAS[call.script], luaScripts[call.script].numberOfKeys, ...evalArgs(call));
+    for (const call of calls) pipeline.evalsha(SHAS[call.script], luaScripts[call.script].numberOfKeys, ...call.keys, ...call.args);
     const replies = (await pipeline.exec()) ?? [];
     return Promise.all(
       replies.map(([err, result], i) => {
@@ -96,16 +113,15 @@ export class ScriptRunner {
 
   /** Bounds any Redis promise by the time budget and types its errors. */
   bounded<T>(work: Promise<T>): Promise<T> {
-    const ms = this.timeoutMs;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new StoreTimeoutError(ms)), ms);
+      const budget = this.deadlines.add(reject);
       work.then(
         (value) => {
-          clearTimeout(timer);
+          budget.settled = true;
           resolve(value);
         },
         (err: unknown) => {
-          clearTimeout(timer);
+          budget.settled = true;
           reject(classifyError(err));
         },
       );

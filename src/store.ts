@@ -4,7 +4,7 @@ import {
   InvalidInputError,
   classifyError,
 } from './errors.js';
-import { decodeSession } from './codec.js';
+import { decodeHeader, decodeSession } from './codec.js';
 import { checkCallerClient, openClients, preflight } from './connection.js';
 import { keysForTag, newToken, SESSION_ID_PATTERN, sessionIdOf, tagOfToken, userTag, type UserKeys } from './keys.js';
 import type { ScriptName } from './lua.generated.js';
@@ -103,7 +103,7 @@ export class RedisSessionStore {
     const encodedUser = encodeUser(user, o.maxUserBytes);
     if (options === null || typeof options !== 'object') throw new InvalidInputError('options', 'expected an object');
     const ttl = options.ttl === undefined ? o.defaultTtl : validateTtl(options.ttl, o.absoluteTtl || MAX_TTL_SECONDS);
-    const metadata = encodeMetadata(options.metadata, o.maxMetadataBytes);
+    const metadataJson = encodeMetadata(options.metadata, o.maxMetadataBytes);
 
     const tag = userTag(encodedUser.id);
     const keys = keysForTag(o.keyPrefix, tag);
@@ -112,17 +112,36 @@ export class RedisSessionStore {
     const reply = (await this.run({
       script: 'createSession',
       keys: [keys.data, keys.index],
-      args: [id, String(ttl), String(o.absoluteTtl), String(o.maxSessionsPerUser), metadata, encodedUser.json],
+      args: [id, String(ttl), String(o.absoluteTtl), String(o.maxSessionsPerUser), metadataJson, encodedUser.json],
     })) as unknown[];
-    const session = decodeSession(id, reply[0]);
-    return { ...session, token, evictedSessionIds: reply.slice(1) as string[] };
+    // The stored data is what was just validated: only the header (server times) is read back.
+    const [expiresAt, createdAt, lastAccessedAt] = decodeHeader(reply[0]);
+    return {
+      id,
+      userId: encodedUser.id,
+      user: JSON.parse(encodedUser.json) as AuthUser,
+      createdAt,
+      lastAccessedAt,
+      expiresAt,
+      metadata: options.metadata === undefined ? {} : { ...options.metadata },
+      token,
+      evictedSessionIds: reply.slice(1) as string[],
+    };
   }
 
   /** The live session a token opens, or null (unknown, expired, destroyed, or not a token). */
-  async getSession(token: string): Promise<Session | null> {
-    const ref = this.tokenRef(token);
-    if (ref === null) return null;
-    return this.decodeReply(ref.id, await this.run(this.getCall(ref)));
+  getSession(token: string): Promise<Session | null> {
+    // Not async: the hottest call skips the async frame; input errors still reject, not throw.
+    let ref: TokenRef | null;
+    try {
+      ref = this.tokenRef(token);
+      if (ref !== null) this.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (ref === null) return Promise.resolve(null);
+    const id = ref.id;
+    return this.runner.run(this.client(), this.getCall(ref)).then((reply) => (reply === null ? null : decodeSession(id, reply)));
   }
 
   /** Many sessions in one pipelined round trip; results in input order, null where absent. */

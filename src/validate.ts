@@ -60,13 +60,14 @@ export function encodeUser(value: unknown, maxBytes: number): { id: string; json
   if (typeof value.username !== 'string') {
     throw new InvalidInputError('user.username', `expected a string, got ${describe(value.username)}`);
   }
-  checkJson('user', value, 0, new Set());
+  checkJson('user', value, 0);
   const json = JSON.stringify(value);
   if (Buffer.byteLength(json) > maxBytes) throw new InvalidInputError('user', `JSON is larger than ${maxBytes} bytes`);
   return { id, json };
 }
 
-function checkJson(path: string, value: unknown, depth: number, seen: Set<object>): void {
+// The depth limit also stops cycles: a cyclic object is reported as too deeply nested.
+function checkJson(path: string, value: unknown, depth: number): void {
   switch (typeof value) {
     case 'string':
       if (!value.isWellFormed()) throw new InvalidInputError(path, 'contains a lone surrogate');
@@ -82,20 +83,17 @@ function checkJson(path: string, value: unknown, depth: number, seen: Set<object
       throw new InvalidInputError(path, `a value of type ${typeof value} is not JSON`);
   }
   if (value === null) return;
-  if (depth >= MAX_USER_DEPTH) throw new InvalidInputError(path, `nested deeper than ${MAX_USER_DEPTH} levels`);
-  if (seen.has(value)) throw new InvalidInputError(path, 'contains a cycle');
-  seen.add(value);
+  if (depth >= MAX_USER_DEPTH) throw new InvalidInputError(path, `nested deeper than ${MAX_USER_DEPTH} levels (or cyclic)`);
   if (Array.isArray(value)) {
-    value.forEach((item, i) => checkJson(`${path}[${i}]`, item, depth + 1, seen));
+    for (let i = 0; i < value.length; i++) checkJson(path, value[i], depth + 1);
   } else if (isPlainObject(value)) {
     for (const key of Object.keys(value)) {
       checkKey(path, key);
-      checkJson(`${path}.${key}`, value[key], depth + 1, seen);
+      checkJson(path, value[key], depth + 1);
     }
   } else {
     throw new InvalidInputError(path, 'only plain objects and arrays are allowed (no class instances, Dates or Buffers)');
   }
-  seen.delete(value);
 }
 
 /** Initial metadata: a plain object of string values within the byte limit; returned as JSON. */

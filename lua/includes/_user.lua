@@ -2,9 +2,9 @@
 --   data  (hash)  public session id -> session value
 --   index (zset)  public session id -> expiresAt in ms
 -- A session is live while its expiry (in its value's header, and equal to its index score) is
--- after now. Expired members are pruned by writes, and both keys carry the latest expiry as
--- their Redis TTL, so the index never expires before a session it holds, and Redis reclaims
--- a user whose sessions all ended.
+-- after now. Expired members are pruned by writes, and both keys' Redis TTL is at least the
+-- latest expiry, so the index never expires before a session it holds, and Redis reclaims a
+-- user whose sessions all ended.
 
 -- Removes every session whose expiry is at or before now. Returns how many were removed.
 local function prune(dataKey, indexKey, now)
@@ -19,13 +19,15 @@ local function prune(dataKey, indexKey, now)
   return n
 end
 
--- Sets both keys to expire with the user's last live session, or deletes them when none is left.
-local function syncUserTtl(dataKey, indexKey)
-  local last = redis.call('ZRANGE', indexKey, -1, -1, 'WITHSCORES')
-  if #last == 0 then
-    redis.call('DEL', dataKey, indexKey)
-    return
-  end
-  redis.call('PEXPIREAT', dataKey, last[2])
-  redis.call('PEXPIREAT', indexKey, last[2])
+-- Makes each key live at least until expiresAt. TTLs only grow here: the index must outlive
+-- every session it holds, and keys that outlive their last session for a while cost only that
+-- while's memory (destroys delete them once the index is empty).
+local function extendUserTtl(dataKey, indexKey, expiresAt)
+  if redis.call('PEXPIRETIME', dataKey) < expiresAt then redis.call('PEXPIREAT', dataKey, int(expiresAt)) end
+  if redis.call('PEXPIRETIME', indexKey) < expiresAt then redis.call('PEXPIREAT', indexKey, int(expiresAt)) end
+end
+
+-- Deletes both keys once the user has no session left in the index.
+local function dropIfEmpty(dataKey, indexKey)
+  if redis.call('ZCARD', indexKey) == 0 then redis.call('DEL', dataKey, indexKey) end
 end

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import type { Test } from 'uvu';
 import { RedisInstance, RedisMemoryServer } from 'redis-memory-server';
 import { systemRedisServer } from '../../demo/embedded-redis.js';
 
@@ -115,3 +116,19 @@ export function keySlot(admin: Redis, key: string): Promise<number> {
   return admin.call('CLUSTER', 'KEYSLOT', key) as Promise<number>;
 }
 
+
+/**
+ * Registers a suite's server lifecycle: a Redis started before its tests, stopped after them,
+ * and (by default) flushed before each test. Returns a getter for the running server.
+ */
+export function useRedis(test: Test, args: string[] = [], flushEach = true): () => TestRedis {
+  let server: TestRedis | undefined;
+  test.before(async () => {
+    server = await startRedis(args);
+  });
+  test.after(async () => {
+    await server?.stop();
+  });
+  if (flushEach) test.before.each(async () => void (await server!.admin.flushall()));
+  return () => server!;
+}

@@ -89,7 +89,12 @@ test('Redis hung (SIGSTOP): every call rejects StoreTimeoutError at the budget, 
     r.resume();
   }
   await waitFor(async () => (await store.healthCheck()).healthy, 3000, 25);
-  assert.ok(await store.getSession(s.token));
+  // The timed-out writes were already on the socket: Redis ran them after SIGCONT. That is why
+  // a timeout means "outcome unknown": here the destroys did land, and the index agrees.
+  assert.is(await store.getSession(s.token), null);
+  assert.is(await store.countUserSessions('alice'), (await store.listUserSessions('alice')).length);
+  const fresh = await store.createSession(alice);
+  assert.ok(await store.getSession(fresh.token));
 });
 
 test('SCRIPT FLUSH between calls and inside a pipelined getSessions: no error reaches the caller', async () => {

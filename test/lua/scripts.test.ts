@@ -1,41 +1,32 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { luaScripts, type ScriptName } from '../../src/lua.generated.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis.js';
 
 // Each script called directly with EVAL on planted data: every documented reply is reached.
 const test = suite('lua scripts');
-let r: TestRedis;
+const redis = useRedis(test);
 const D = 'p{t}:d';
 const X = 'p{t}:x';
 const USER = '{"id":"u","username":"n"}';
 
 const run = (name: ScriptName, keys: string[], ...args: (string | number)[]) =>
-  r.admin.eval(luaScripts[name].body, keys.length, ...keys, ...args.map(String));
+  redis().admin.eval(luaScripts[name].body, keys.length, ...keys, ...args.map(String));
 const both = [D, X];
 const value = (exp: number, created: number, access: number, ttl: number, deadline: number, meta = '{}') =>
   `1|${exp}|${created}|${access}|${ttl}|${deadline}|${meta}\n${USER}`;
 async function now(): Promise<number> {
-  const [s, us] = (await r.admin.time()) as unknown as [string | number, string | number];
+  const [s, us] = (await redis().admin.time()) as unknown as [string | number, string | number];
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
 /** Plants a session expiring at `expiresAt` (header and index agree, as the scripts keep them). */
 async function plant(sid: string, v: string | ((exp: number) => string), expiresAt: number) {
-  await r.admin.hset(D, sid, typeof v === 'string' ? v : v(expiresAt));
-  await r.admin.zadd(X, expiresAt, sid);
+  await redis().admin.hset(D, sid, typeof v === 'string' ? v : v(expiresAt));
+  await redis().admin.zadd(X, expiresAt, sid);
 }
 const expOf = (v: string) => Number(v.split('|')[1]);
 const live = (created: number, access: number, ttl: number, deadline: number, meta = '{}') => (exp: number) => value(exp, created, access, ttl, deadline, meta);
 
-test.before(async () => {
-  r = await startRedis();
-});
-test.after(async () => {
-  await r?.stop();
-});
-test.before.each(async () => {
-  await r.admin.flushall();
-});
 
 test('createSession: stores value and expiry, keys expire with the last session', async () => {
   const t0 = await now();
@@ -43,12 +34,12 @@ test('createSession: stores value and expiry, keys expire with the last session'
   assert.match(v, /^1\|\d+\|\d+\|\d+\|60\|0\|\{"a":"b"\}\n/);
   const exp = expOf(v);
   assert.ok(exp >= t0 + 60_000 && exp <= t0 + 61_000);
-  assert.is(Number(await r.admin.zscore(X, 's1')), exp);
-  assert.is(await r.admin.pexpiretime(D), exp);
-  assert.is(await r.admin.pexpiretime(X), exp);
+  assert.is(Number(await redis().admin.zscore(X, 's1')), exp);
+  assert.is(await redis().admin.pexpiretime(D), exp);
+  assert.is(await redis().admin.pexpiretime(X), exp);
   // A shorter session later does not shorten the keys' TTL (the mixed-TTL revocation bug).
   await run('createSession', both, 's2', 5, 0, 0, '{}', USER);
-  assert.is(await r.admin.pexpiretime(X), exp);
+  assert.is(await redis().admin.pexpiretime(X), exp);
 });
 
 test('createSession: absolute TTL clamps the expiry', async () => {
@@ -70,8 +61,8 @@ test('createSession: prunes expired sessions of the user', async () => {
   const t = await now();
   await plant('old', live(1, 1, 1, 0), t - 1);
   await run('createSession', both, 's1', 60, 0, 0, '{}', USER);
-  assert.is(await r.admin.hexists(D, 'old'), 0);
-  assert.equal(await r.admin.zrange(X, '0', '-1'), ['s1']);
+  assert.is(await redis().admin.hexists(D, 'old'), 0);
+  assert.equal(await redis().admin.zrange(X, '0', '-1'), ['s1']);
 });
 
 test('createSession: at the cap evicts least recently used (malformed first) and names them', async () => {
@@ -82,8 +73,8 @@ test('createSession: at the cap evicts least recently used (malformed first) and
   await plant('bad', 'garbage', t + 70_000);
   const reply = (await run('createSession', both, 'new', 60, 0, 3, '{}', USER)) as string[];
   assert.equal(reply.slice(1), ['bad', 'b']);
-  assert.equal((await r.admin.zrange(X, '0', '-1')).sort(), ['a', 'c', 'new']);
-  assert.equal((await r.admin.hkeys(D)).sort(), ['a', 'c', 'new']);
+  assert.equal((await redis().admin.zrange(X, '0', '-1')).sort(), ['a', 'c', 'new']);
+  assert.equal((await redis().admin.hkeys(D)).sort(), ['a', 'c', 'new']);
 });
 
 test('getSession: nil when absent, expired, or index entry without value', async () => {
@@ -91,11 +82,11 @@ test('getSession: nil when absent, expired, or index entry without value', async
   assert.is(await run('getSession', both, 'none', -1), null);
   await plant('exp', live(1, 1, 60, 0), t - 1);
   assert.is(await run('getSession', both, 'exp', -1), null);
-  await r.admin.zadd(X, t + 60_000, 'orphan');
+  await redis().admin.zadd(X, t + 60_000, 'orphan');
   assert.is(await run('getSession', both, 'orphan', -1), null);
   // The header's expiry decides, one HGET: an expired header reads as absent whatever the index says.
-  await r.admin.hset(D, 'stale', value(t - 1, 1, 1, 60, 0));
-  await r.admin.zadd(X, t + 60_000, 'stale');
+  await redis().admin.hset(D, 'stale', value(t - 1, 1, 1, 60, 0));
+  await redis().admin.zadd(X, t + 60_000, 'stale');
   assert.is(await run('getSession', both, 'stale', -1), null);
 });
 
@@ -104,17 +95,17 @@ test('getSession: not rolling never writes; rolling writes only after touchAfter
   const v = value(t + 1000, 1, t - 10_000, 60, 0);
   await plant('s', v, t + 1000);
   assert.is(await run('getSession', both, 's', -1), v);
-  assert.is(await r.admin.hget(D, 's'), v);
+  assert.is(await redis().admin.hget(D, 's'), v);
   // Accessed 10 s ago, touchAfter 60 s: no write.
   assert.is(await run('getSession', both, 's', 60_000), v);
-  assert.is(await r.admin.hget(D, 's'), v);
+  assert.is(await redis().admin.hget(D, 's'), v);
   // touchAfter 5 s: slides expiry to now + 60 s and records the access.
   const nv = (await run('getSession', both, 's', 5000)) as string;
   const exp = expOf(nv);
   assert.ok(exp >= t + 60_000, 'slid');
-  assert.is(Number(await r.admin.zscore(X, 's')), exp, 'index score follows the header');
+  assert.is(Number(await redis().admin.zscore(X, 's')), exp, 'index score follows the header');
   assert.ok(Number(nv.split('|')[3]) >= t);
-  assert.is(await r.admin.pexpiretime(D), exp);
+  assert.is(await redis().admin.pexpiretime(D), exp);
 });
 
 test('getSession: a rolling write also prunes the user\'s expired sessions; a read-only one does not', async () => {
@@ -122,10 +113,10 @@ test('getSession: a rolling write also prunes the user\'s expired sessions; a re
   await plant('s', live(1, t - 10_000, 60, 0), t + 1000);
   await plant('dead', live(1, 1, 60, 0), t - 1);
   await run('getSession', both, 's', -1);
-  assert.is(await r.admin.hexists(D, 'dead'), 1);
+  assert.is(await redis().admin.hexists(D, 'dead'), 1);
   await run('getSession', both, 's', 0);
-  assert.is(await r.admin.hexists(D, 'dead'), 0);
-  assert.is(await r.admin.zscore(X, 'dead'), null);
+  assert.is(await redis().admin.hexists(D, 'dead'), 0);
+  assert.is(await redis().admin.zscore(X, 'dead'), null);
 });
 
 test('getSession: rolling never passes the absolute deadline; malformed values come back untouched', async () => {
@@ -146,14 +137,14 @@ test('refreshSession: 0 absent, -1 malformed, new expiry otherwise (clamped, ttl
   assert.ok(exp >= t + 60_000 && exp < t + 61_000);
   const exp2 = (await run('refreshSession', both, 's', 5)) as number;
   assert.ok(exp2 < t + 6000, 'explicit ttl may shorten');
-  assert.is((await r.admin.hget(D, 's'))!.split('|')[4], '5');
-  assert.is(expOf((await r.admin.hget(D, 's'))!), exp2, 'header and index agree');
-  assert.is(Number(await r.admin.zscore(X, 's')), exp2);
+  assert.is((await redis().admin.hget(D, 's'))!.split('|')[4], '5');
+  assert.is(expOf((await redis().admin.hget(D, 's'))!), exp2, 'header and index agree');
+  assert.is(Number(await redis().admin.zscore(X, 's')), exp2);
   await plant('cap', live(1, 1, 60, t + 3000), t + 1000);
   assert.is(await run('refreshSession', both, 'cap', 600), t + 3000);
   await plant('exp', live(1, 1, 60, 0), t - 1);
   assert.is(await run('refreshSession', both, 'exp', 60), 0);
-  assert.is(Number(await r.admin.zscore(X, 'exp')), t - 1, 'never resurrected');
+  assert.is(Number(await redis().admin.zscore(X, 'exp')), t - 1, 'never resurrected');
 });
 
 test('destroySession: 1 live, 0 absent or expired; the last one takes the keys with it', async () => {
@@ -163,7 +154,7 @@ test('destroySession: 1 live, 0 absent or expired; the last one takes the keys w
   assert.is(await run('destroySession', both, 'exp'), 0);
   assert.is(await run('destroySession', both, 'none'), 0);
   assert.is(await run('destroySession', both, 's'), 1);
-  assert.is(await r.admin.exists(D, X), 0);
+  assert.is(await redis().admin.exists(D, X), 0);
 });
 
 test('updateSessionMetadata: 1 patched, 0 absent, -1 over the limit, -2 malformed', async () => {
@@ -171,12 +162,12 @@ test('updateSessionMetadata: 1 patched, 0 absent, -1 over the limit, -2 malforme
   assert.is(await run('updateSessionMetadata', both, 'none', '{"a":"b"}', 100), 0);
   await plant('s', live(1, 1, 60, 0, '{"keep":"1","drop":"2"}'), t + 60_000);
   assert.is(await run('updateSessionMetadata', both, 's', '{"drop":null,"new":"a/é"}', 100), 1);
-  const meta = JSON.parse((await r.admin.hget(D, 's'))!.split('|')[6]!.split('\n')[0]!);
+  const meta = JSON.parse((await redis().admin.hget(D, 's'))!.split('|')[6]!.split('\n')[0]!);
   assert.equal(meta, { keep: '1', new: 'a/é' });
   // keep(4)+1 + new(3)+4 = 12 bytes; a 10-byte limit refuses and writes nothing.
-  const before = await r.admin.hget(D, 's');
+  const before = await redis().admin.hget(D, 's');
   assert.is(await run('updateSessionMetadata', both, 's', '{"x":"y"}', 10), -1);
-  assert.is(await r.admin.hget(D, 's'), before);
+  assert.is(await redis().admin.hget(D, 's'), before);
   await plant('bad', 'x', t + 60_000);
   assert.is(await run('updateSessionMetadata', both, 'bad', '{}', 100), -2);
   await plant('badjson', live(1, 1, 60, 0, '{oops'), t + 60_000);
@@ -185,7 +176,7 @@ test('updateSessionMetadata: 1 patched, 0 absent, -1 over the limit, -2 malforme
   assert.is(await run('updateSessionMetadata', both, 'nosep', '{}', 100), -2);
   // Removing the last key leaves an empty object.
   assert.is(await run('updateSessionMetadata', both, 's', '{"keep":null,"new":null}', 100), 1);
-  assert.is((await r.admin.hget(D, 's'))!.split('|')[6]!.split('\n')[0], '{}');
+  assert.is((await redis().admin.hget(D, 's'))!.split('|')[6]!.split('\n')[0], '{}');
 });
 
 test('getSessionTtl: ms left, -2 when not live, -3 when malformed', async () => {
@@ -203,16 +194,16 @@ test('rotateSession: moves the session, nil when not live, idempotent when the n
   await plant('old', live(7, 1, 60, 0, '{"m":"v"}'), t + 30_000);
   const v = (await run('rotateSession', both, 'old', 'new')) as string;
   assert.is(expOf(v), t + 30_000);
-  assert.is(Number(await r.admin.zscore(X, 'new')), t + 30_000);
+  assert.is(Number(await redis().admin.zscore(X, 'new')), t + 30_000);
   assert.is(v.split('|')[2], '7');
   assert.match(v, /\{"m":"v"\}/);
-  assert.is(await r.admin.hexists(D, 'old'), 0);
-  assert.is(await r.admin.zscore(X, 'old'), null);
+  assert.is(await redis().admin.hexists(D, 'old'), 0);
+  assert.is(await redis().admin.zscore(X, 'old'), null);
   assert.is(await run('rotateSession', both, 'old', 'new'), v);
   assert.is(await run('rotateSession', both, 'old', 'other'), null);
   await plant('bad', 'x', t + 30_000);
   assert.is(await run('rotateSession', both, 'bad', 'moved'), 'x', 'a malformed value is not moved');
-  assert.is(await r.admin.hexists(D, 'moved'), 0);
+  assert.is(await redis().admin.hexists(D, 'moved'), 0);
 });
 
 test('countUserSessions and listUserSessions: live only', async () => {
@@ -220,10 +211,10 @@ test('countUserSessions and listUserSessions: live only', async () => {
   await plant('a', live(1, 1, 60, 0), t + 20_000);
   await plant('b', live(2, 2, 60, 0), t + 10_000);
   await plant('exp', live(1, 1, 60, 0), t - 1);
-  await r.admin.zadd(X, t + 30_000, 'orphan');
+  await redis().admin.zadd(X, t + 30_000, 'orphan');
   assert.is(await run('countUserSessions', [X]), 3);
   assert.equal(await run('listUserSessions', both), ['b', value(t + 10_000, 2, 2, 60, 0), 'a', value(t + 20_000, 1, 1, 60, 0)]);
-  await r.admin.flushall();
+  await redis().admin.flushall();
   assert.is(await run('countUserSessions', [X]), 0);
   assert.equal(await run('listUserSessions', both), []);
 });
@@ -234,11 +225,11 @@ test('destroyUserSessions: counts live ones; keeps the excepted live session onl
   await plant('b', live(1, 1, 60, 0), t + 10_000);
   await plant('exp', live(1, 1, 60, 0), t - 1);
   assert.is(await run('destroyUserSessions', both, 'b'), 1);
-  assert.equal(await r.admin.zrange(X, '0', '-1'), ['b']);
-  assert.equal(await r.admin.hkeys(D), ['b']);
-  assert.is(await r.admin.pexpiretime(X), t + 10_000);
+  assert.equal(await redis().admin.zrange(X, '0', '-1'), ['b']);
+  assert.equal(await redis().admin.hkeys(D), ['b']);
+  assert.is(await redis().admin.pexpiretime(X), t + 10_000);
   assert.is(await run('destroyUserSessions', both, 'exp'), 1);
-  assert.is(await r.admin.exists(D, X), 0);
+  assert.is(await redis().admin.exists(D, X), 0);
   assert.is(await run('destroyUserSessions', both, ''), 0);
 });
 

@@ -1,0 +1,62 @@
+import { StoreTimeoutError } from './errors.js';
+
+interface Entry {
+  deadline: number;
+  reject: (err: Error) => void;
+  settled: boolean;
+}
+
+// Deadlines are checked at most this often: a timeout fires at most this late.
+const GRANULARITY_MS = 5;
+
+/**
+ * Time budgets for store calls. Every call gets the same budget, so deadlines arrive in the
+ * order calls start: a FIFO and one timer serve them all, where a timer per call would cost an
+ * allocation and a timer-heap insert on every call.
+ */
+export class Deadlines {
+  private queue: Entry[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly budgetMs: number) {}
+
+  /** Registers a call; mark the returned entry settled when it finishes. */
+  add(reject: (err: Error) => void): { settled: boolean } {
+    const entry: Entry = { deadline: performance.now() + this.budgetMs, reject, settled: false };
+    this.queue.push(entry);
+    if (this.timer === undefined) this.arm(this.budgetMs);
+    return entry;
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => this.expire(), Math.max(ms, GRANULARITY_MS));
+    // A pending budget alone does not keep the process alive.
+    this.timer.unref();
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    const q = this.queue;
+    while (this.head < q.length) {
+      const entry = q[this.head]!;
+      if (!entry.settled) {
+        if (entry.deadline > now) break;
+        entry.settled = true;
+        entry.reject(new StoreTimeoutError(this.budgetMs));
+      }
+      this.head++;
+    }
+    if (this.head === q.length) {
+      this.queue = [];
+      this.head = 0;
+      return;
+    }
+    if (this.head > 1024) {
+      this.queue = q.slice(this.head);
+      this.head = 0;
+    }
+    this.arm(this.queue[this.head]!.deadline - now);
+  }
+}

@@ -1,0 +1,317 @@
+import session, { type SessionData } from 'express-session';
+import type { Cluster, Redis } from 'ioredis';
+import { ConfigurationError, InvalidInputError, classifyError } from './errors.js';
+import { userTag } from './keys.js';
+import { ScriptRunner, type Client, type ScriptCall } from './scripts.js';
+import { validateUserId } from './validate.js';
+
+/**
+ * An express-session store (also used by @fastify/session), a drop-in for connect-redis 7/8:
+ * same options, defaults, key layout (`prefix + sid`, the serializer's string, the same TTL
+ * rules) and methods in promise and callback form. Beyond connect-redis: a logout can never be
+ * undone by a request that still holds the old session, and with `userId` each write also keeps
+ * a per-user index in the same script (count, list and log out everywhere).
+ */
+
+type Callback = (err?: unknown, data?: any) => void; // express-session's own signature
+
+/** The parts of a node-redis (v4/v5) client the store uses. */
+export interface NodeRedisClient {
+  sendCommand(args: string[]): Promise<unknown>;
+}
+
+export interface Serializer {
+  parse(s: string): SessionData | Promise<SessionData>;
+  stringify(s: SessionData): string;
+}
+
+export interface ExpressSessionStoreOptions {
+  /** An ioredis client or Cluster, or a node-redis client. */
+  client: Redis | Cluster | NodeRedisClient;
+  /** Key prefix. Default `sess:`. */
+  prefix?: string;
+  /** Keys per SCAN call for clear/length/ids/all. Default 100. */
+  scanCount?: number;
+  /** Default JSON. */
+  serializer?: Serializer;
+  /** Seconds, or a function of the session. Default 86400. Ignored when the cookie has an expiry. */
+  ttl?: number | ((sess: SessionData) => number);
+  /** Store sessions without a TTL. Default false. */
+  disableTTL?: boolean;
+  /** Make touch a no-op. Default false. */
+  disableTouch?: boolean;
+  /** The user a session belongs to, or undefined for an anonymous one; enables the per-user index. */
+  userId?: (sess: SessionData) => string | undefined;
+  /** How long a destroyed id stays blocked from being written back, at least (ms). Default 60000. */
+  tombstoneMs?: number;
+  /** Per-command budget in ms for the scripts. Default 1000. */
+  commandTimeout?: number;
+}
+
+type Sess = SessionData & { cookie?: { expires?: Date | string | null } };
+
+// One ScriptRunner-compatible face for ioredis and node-redis clients.
+function scriptClient(client: Redis | Cluster | NodeRedisClient): Client {
+  if (typeof (client as Redis).evalsha === 'function') return client as Client;
+  const nodeRedis = client as NodeRedisClient;
+  return {
+    isCluster: false,
+    evalsha: (sha: string, n: number, ...args: string[]) => nodeRedis.sendCommand(['EVALSHA', sha, String(n), ...args]),
+    eval: (body: string, n: number, ...args: string[]) => nodeRedis.sendCommand(['EVAL', body, String(n), ...args]),
+  } as unknown as Client;
+}
+
+// A key in the same cluster slot as `key`: with its own hash tag if it has one, else the
+// whole key as the tag (the slot of a tag-less key is the slot of its full name).
+function sameSlot(key: string, suffix: string): string {
+  const open = key.indexOf('{');
+  const close = open >= 0 ? key.indexOf('}', open + 1) : -1;
+  return close > open + 1 ? `${key}${suffix}` : `{${key}}${suffix}`;
+}
+
+export class ExpressSessionStore extends session.Store {
+  readonly client: Redis | Cluster | NodeRedisClient;
+  readonly prefix: string;
+  readonly scanCount: number;
+  readonly serializer: Serializer;
+  readonly ttl: number | ((sess: SessionData) => number);
+  readonly disableTTL: boolean;
+  readonly disableTouch: boolean;
+  readonly userId: ((sess: SessionData) => string | undefined) | undefined;
+  private readonly tombstoneMs: number;
+  private readonly scripts: Client;
+  private readonly runner: ScriptRunner;
+
+  constructor(options: ExpressSessionStoreOptions) {
+    super();
+    if (options === null || typeof options !== 'object' || options.client === undefined) {
+      throw new ConfigurationError('client', 'an ioredis or node-redis client is required');
+    }
+    this.client = options.client;
+    this.prefix = options.prefix ?? 'sess:';
+    this.scanCount = options.scanCount ?? 100;
+    this.serializer = options.serializer ?? JSON;
+    this.ttl = options.ttl ?? 86400;
+    this.disableTTL = options.disableTTL ?? false;
+    this.disableTouch = options.disableTouch ?? false;
+    this.userId = options.userId;
+    this.tombstoneMs = options.tombstoneMs ?? 60_000;
+    if (typeof this.prefix !== 'string') throw new ConfigurationError('prefix', 'expected a string');
+    if (this.userId !== undefined && typeof this.userId !== 'function') throw new ConfigurationError('userId', 'expected a function');
+    // A user's sessions have random ids, so on a cluster they sit in many slots, and one script
+    // cannot touch a session and its user's index there.
+    if (this.userId !== undefined && (this.client as Cluster).isCluster) {
+      throw new ConfigurationError('userId', 'the per-user index needs a standalone or Sentinel Redis (session ids hash to many slots on a cluster)');
+    }
+    this.scripts = scriptClient(this.client);
+    this.runner = new ScriptRunner(options.commandTimeout ?? 1000);
+  }
+
+  override get(sid: string, cb?: Callback): Promise<SessionData | null> {
+    return this.settle(cb, async () => {
+      const raw = await this.command<string | null>(['GET', this.key(sid)]);
+      return raw === null ? null : await this.serializer.parse(raw);
+    });
+  }
+
+  override set(sid: string, sess: SessionData, cb?: Callback): Promise<void> {
+    return this.settle(cb, async () => {
+      const ttl = this.disableTTL ? 0 : this.ttlOf(sess);
+      // connect-redis: a TTL of zero or less deletes the session.
+      if (!this.disableTTL && ttl <= 0) return this.destroyNow(sid, sess);
+      const value = this.serializer.stringify(sess);
+      const key = this.key(sid);
+      const user = this.userOf(sess);
+      await this.run(
+        user === undefined
+          ? { script: 'expressSet', keys: [key, this.tombstone(key)], args: [value, String(ttl)] }
+          : { script: 'expressSetIndexed', keys: [key, this.tombstone(key), this.indexKey(user)], args: [value, String(ttl), sid] },
+      );
+    });
+  }
+
+  override touch(sid: string, sess: SessionData, cb?: Callback): Promise<void> {
+    return this.settle(cb, async () => {
+      if (this.disableTouch || this.disableTTL) return;
+      const ttl = this.ttlOf(sess);
+      const key = this.key(sid);
+      const user = this.userOf(sess);
+      if (ttl <= 0) return this.destroyNow(sid, sess);
+      if (user === undefined) await this.command(['EXPIRE', key, String(ttl)]);
+      else await this.run({ script: 'expressTouchIndexed', keys: [key, this.indexKey(user)], args: [String(ttl), sid] });
+    });
+  }
+
+  override destroy(sid: string, cb?: Callback): Promise<void> {
+    return this.settle(cb, () => this.destroyNow(sid, undefined));
+  }
+
+  override clear(cb?: Callback): Promise<void> {
+    return this.settle(cb, async () => {
+      const keys = await this.scanKeys();
+      // A multi-key DEL would cross slots on a cluster.
+      const batch = (this.client as Cluster).isCluster ? 1 : 500;
+      for (let i = 0; i < keys.length; i += batch) await this.command(['DEL', ...keys.slice(i, i + batch)]);
+    });
+  }
+
+  override length(cb?: Callback): Promise<number> {
+    return this.settle(cb, async () => (await this.scanKeys()).length);
+  }
+
+  ids(cb?: Callback): Promise<string[]> {
+    return this.settle(cb, async () => (await this.scanKeys()).map((k) => k.slice(this.prefix.length)));
+  }
+
+  override all(cb?: Callback): Promise<(SessionData & { id: string })[]> {
+    return this.settle(cb, async () => this.loadKeys(await this.scanKeys()));
+  }
+
+  /** Live sessions of a user (needs `userId`). */
+  async countUserSessions(userId: string): Promise<number> {
+    this.requireIndex();
+    const index = this.indexKey(validateUserId(userId));
+    return Number(await this.run({ script: 'countUserSessions', keys: [index], args: [] }));
+  }
+
+  /** The user's sessions, each with its `id` (needs `userId`). */
+  async listUserSessions(userId: string): Promise<(SessionData & { id: string })[]> {
+    const sids = await this.liveIds(validateUserId(userId));
+    return this.loadKeys(sids.map((sid) => this.key(sid)));
+  }
+
+  /**
+   * Destroys every session of the user that exists when the call starts, except `except` (a
+   * sid); each one atomically with its index entry and a tombstone. Returns how many it deleted.
+   */
+  async destroyUserSessions(userId: string, options: { except?: string } = {}): Promise<number> {
+    const user = validateUserId(userId);
+    if (options.except !== undefined && typeof options.except !== 'string') throw new InvalidInputError('options.except', 'expected a session id');
+    const sids = (await this.liveIds(user)).filter((sid) => sid !== options.except);
+    const index = this.indexKey(user);
+    const calls: ScriptCall[] = sids.map((sid) => {
+      const key = this.key(sid);
+      return { script: 'expressDestroyIndexed', keys: [key, this.tombstone(key), index], args: [String(this.tombstoneMs), sid] };
+    });
+    const replies = await this.runner.bounded(Promise.all(calls.map((c) => this.runner.run(this.scripts, c))));
+    return replies.reduce<number>((n, r) => n + Number(r), 0);
+  }
+
+  private requireIndex(): void {
+    if (this.userId === undefined) throw new ConfigurationError('userId', 'per-user operations need the userId option');
+  }
+
+  private async liveIds(user: string): Promise<string[]> {
+    this.requireIndex();
+    return this.command<string[]>(['ZRANGEBYSCORE', this.indexKey(user), `(${Date.now()}`, '+inf']);
+  }
+
+  private async destroyNow(sid: string, sess: SessionData | undefined): Promise<void> {
+    const key = this.key(sid);
+    const user = sess === undefined ? undefined : this.userOf(sess);
+    if (user === undefined && this.userId !== undefined) {
+      // destroy(sid) gets no session: read it to find its user's index.
+      const raw = await this.command<string | null>(['GET', key]);
+      const stored = raw === null ? undefined : await this.serializer.parse(raw);
+      if (stored !== undefined) return this.destroyNow(sid, stored);
+    }
+    await this.run(
+      user === undefined
+        ? { script: 'expressDestroy', keys: [key, this.tombstone(key)], args: [String(this.tombstoneMs)] }
+        : { script: 'expressDestroyIndexed', keys: [key, this.tombstone(key), this.indexKey(user)], args: [String(this.tombstoneMs), sid] },
+    );
+  }
+
+  private async loadKeys(keys: string[]): Promise<(SessionData & { id: string })[]> {
+    if (keys.length === 0) return [];
+    const values = (this.client as Cluster).isCluster
+      ? await Promise.all(keys.map((k) => this.command<string | null>(['GET', k])))
+      : await this.command<(string | null)[]>(['MGET', ...keys]);
+    const out: (SessionData & { id: string })[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const raw = values[i];
+      if (raw === null || raw === undefined) continue;
+      const data = (await this.serializer.parse(raw)) as SessionData & { id: string };
+      data.id = keys[i]!.slice(this.prefix.length);
+      out.push(data);
+    }
+    return out;
+  }
+
+  /** Session keys by SCAN on every master (never KEYS); tombstones and index keys left out. */
+  private async scanKeys(): Promise<string[]> {
+    const nodes: (Redis | NodeRedisClient)[] = (this.client as Cluster).isCluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    const pattern = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    const found = new Set<string>();
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.command<[string, string[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(this.scanCount)], node);
+        cursor = next;
+        // Session ids are base64url: anything with ':' or braces after the prefix is ours, not a session.
+        for (const k of keys) if (!/[:{}]/.test(k.slice(this.prefix.length))) found.add(k);
+      } while (cursor !== '0');
+    }
+    return [...found];
+  }
+
+  private key(sid: string): string {
+    if (typeof sid !== 'string' || sid.length === 0) throw new InvalidInputError('sid', 'expected a non-empty string');
+    return this.prefix + sid;
+  }
+
+  private tombstone(key: string): string {
+    return sameSlot(key, ':destroyed');
+  }
+
+  private indexKey(user: string): string {
+    return `{${userTag(user)}}:${this.prefix}by-user`;
+  }
+
+  private userOf(sess: SessionData): string | undefined {
+    if (this.userId === undefined) return undefined;
+    const user = this.userId(sess);
+    return user === undefined ? undefined : validateUserId(user, 'userId(session)');
+  }
+
+  // connect-redis's rule: the cookie's expiry rounded up to seconds, else the ttl option.
+  private ttlOf(sess: SessionData): number {
+    if (typeof this.ttl === 'function') return this.ttl(sess);
+    const expires = (sess as Sess).cookie?.expires;
+    if (expires) return Math.ceil((Number(new Date(expires)) - Date.now()) / 1000);
+    return this.ttl;
+  }
+
+  private run(call: ScriptCall): Promise<unknown> {
+    return this.runner.run(this.scripts, call);
+  }
+
+  private command<T>(args: string[], node?: Redis | NodeRedisClient): Promise<T> {
+    const target = node ?? this.client;
+    const [name, ...rest] = args as [string, ...string[]];
+    const work =
+      typeof (target as Redis).call === 'function'
+        ? (target as Redis).call(name, ...rest)
+        : (target as NodeRedisClient).sendCommand(args);
+    return this.runner.bounded(work as Promise<T>);
+  }
+
+  // Promise and callback forms. With a callback the error goes to it and the returned promise
+  // does not reject: express-session ignores it, and a rejection would be unhandled.
+  private settle<T>(cb: Callback | undefined, work: () => Promise<T>): Promise<T> {
+    const promise = work().catch((err: unknown) => {
+      throw classifyError(err);
+    });
+    if (!cb) return promise;
+    return promise.then(
+      (value) => {
+        cb(null, value);
+        return value;
+      },
+      (err: unknown) => {
+        cb(err);
+        return undefined as T;
+      },
+    );
+  }
+}
