@@ -7,7 +7,8 @@
   KEYS[2] index key  (zset: public session id -> expiresAt, ms)
   ARGV[1] public id of the session to keep ('' keeps none)
 
-  Returns the number of live sessions destroyed.
+  Returns the number of live sessions destroyed (as the index counts them; foreign data under
+  either key is deleted and counts as none).
   allow-oom: it only deletes (a kept session is written back at its old size).
 ]]
 --- @include "_time"
@@ -17,9 +18,15 @@ local dataKey, indexKey = KEYS[1], KEYS[2]
 local keep = ARGV[1]
 local now = nowMs()
 
-local live = redis.call('ZCOUNT', indexKey, '(' .. int(now), '+inf')
+-- Foreign data under either key (another type) must not stop a log-out-everywhere: both keys
+-- are deleted whatever they hold, and only what can be read is counted or kept.
+local live = redis.pcall('ZCOUNT', indexKey, '(' .. int(now), '+inf')
+if type(live) ~= 'number' then live = 0 end
 local keptValue, keptExpiry
-if keep ~= '' then keptValue, keptExpiry = liveSession(dataKey, keep, now) end
+if keep ~= '' then
+  local ok, v, e = pcall(liveSession, dataKey, keep, now)
+  if ok then keptValue, keptExpiry = v, e end
+end
 
 redis.call('DEL', dataKey, indexKey)
 if not keptValue or keptExpiry == 0 then return live end
