@@ -1,4 +1,5 @@
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { RedisMemoryServer } from 'redis-memory-server';
@@ -17,6 +18,31 @@ export function systemRedisServer(): string {
   throw new Error('redis-server is not on PATH: install it (Debian: apt-get install -y redis-server)');
 }
 
+/**
+ * A free loopback port below the kernel's ephemeral range. A server on an ephemeral port can be
+ * "reached" while it is down: a reconnecting client may be handed that same port as its local
+ * port and connect to itself (TCP self-connect), then read its own commands back as replies.
+ */
+export async function freeServerPort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: assume the common default
+  }
+  const floor = Math.min(20000, low - 2000);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = floor + Math.floor(Math.random() * (low - floor - 1));
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
+}
+
 export interface EmbeddedRedis {
   url: string;
   pid: number;
@@ -28,7 +54,7 @@ export async function startEmbeddedRedis(args: string[] = []): Promise<EmbeddedR
   const dir = mkdtempSync(join(tmpdir(), 'rss-embedded-'));
   const server = await RedisMemoryServer.create({
     binary: { systemBinary: systemRedisServer() },
-    instance: { ip: '127.0.0.1', args: ['--dir', dir, ...args] },
+    instance: { ip: '127.0.0.1', port: await freeServerPort(), args: ['--dir', dir, ...args] },
   });
   const host = await server.getHost();
   const port = await server.getPort();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Test } from 'uvu';
 import { RedisInstance, RedisMemoryServer } from 'redis-memory-server';
-import { systemRedisServer } from '../../demo/embedded-redis.js';
+import { freeServerPort, systemRedisServer } from '../../demo/embedded-redis.js';
 
 /** A real redis-server on a free loopback port, started and stopped by this process. */
 export interface TestRedis {
@@ -30,11 +30,19 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   // Its own working directory: AOF files and nodes.conf never land in the repository.
   const dir = mkdtempSync(join(tmpdir(), 'rss-redis-'));
   const args = ['--dir', dir, ...extraArgs];
-  // RedisMemoryServer finds a free port; restarts go through RedisInstance on that same port
-  // (RedisMemoryServer would hand out a new one: its port finder locks a given port for a while).
-  const server = await RedisMemoryServer.create({ binary: { systemBinary: binary }, instance: { ip: '127.0.0.1', args } });
+  // The port is below the ephemeral range (no TCP self-connect while the server is down on
+  // purpose); restarts go through RedisInstance on that same port (RedisMemoryServer would hand
+  // out a new one: its port finder locks a given port for a while).
+  const wanted = await freeServerPort();
+  const server = await RedisMemoryServer.create({ binary: { systemBinary: binary }, instance: { ip: '127.0.0.1', port: wanted, args } });
   const host = await server.getHost();
   const port = await server.getPort();
+  if (port !== wanted) {
+    // Its port finder substituted another (possibly ephemeral) port: try again.
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+    return startRedis(extraArgs);
+  }
   let stopCurrent: () => Promise<unknown> = () => server.stop();
   let current = (server.getInstanceInfo() || undefined)?.instance;
   const pidOf = () => {

@@ -86,6 +86,7 @@ test('Redis down under load: every call in the gap rejects typed within budget +
   let resolvedInGap = 0;
   let slowInGap = 0;
   let firstOkAfterUp = Infinity;
+  let firstResolved = Infinity;
   const heapBefore = process.memoryUsage().heapUsed;
   try {
     const done = (async () => {
@@ -107,7 +108,10 @@ test('Redis down under load: every call in the gap rejects typed within budget +
         if (ok && started > up) firstOkAfterUp = Math.min(firstOkAfterUp, ended);
         if (started <= down + 50 || ended >= up) return;
         inGap++;
-        if (ok) resolvedInGap++;
+        if (ok) {
+          resolvedInGap++;
+          firstResolved = Math.min(firstResolved, ended);
+        }
         else if (!(err instanceof StoreUnavailableError)) resolvedInGap++;
         if (ended - started > BUDGET + 100) slowInGap++;
       },
@@ -116,7 +120,8 @@ test('Redis down under load: every call in the gap rejects typed within budget +
     const recovery = firstOkAfterUp - up;
     console.log(
       `    down ${gapMs} ms: ${inGap} calls in the gap, ${resolvedInGap} resolved or untyped, ${slowInGap} over ${BUDGET + 100} ms; ` +
-        `first success ${recovery.toFixed(0)} ms after restart; heap +${heapGrowthMb.toFixed(1)} MB; errors ${errorSummary(rec.errors)}`,
+        `first success ${recovery.toFixed(0)} ms after restart; heap +${heapGrowthMb.toFixed(1)} MB; errors ${errorSummary(rec.errors)}` +
+        (resolvedInGap > 0 ? ` [debug: down ${down.toFixed(0)} up ${up.toFixed(0)} first resolved in gap ${firstResolved.toFixed(0)} pid ${r.pid}]` : ''),
     );
     assert.ok(inGap > WORKERS, 'the gap saw calls');
     assert.is(resolvedInGap, 0, 'nothing resolves during the outage');
