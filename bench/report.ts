@@ -73,7 +73,7 @@ export function computeTargets(results: Results): TargetRow[] {
 }
 
 export function renderMarkdown(results: Results): string {
-  const targets = (results.targets = computeTargets(results));
+  const targets = (results.targets ??= computeTargets(results));
   const m = results.machine;
   const out: string[] = [];
   out.push(`# Benchmark results\n`);

@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [--rounds N] [--duration-ms N] [--out DIR]`
+ * `npm run bench [-- --quick] [--rounds N] [--duration-ms N] [--scale 10000,100000] [--destroy-all 1,10]
+ *   [--memory-sessions N] [--out DIR]`
  * Runs every case side by side on one Redis (embedded unless REDIS_URL is set) and writes
  * results/latest.json, latest.md and latest.svg. Progress goes to stderr.
  */
@@ -13,7 +14,7 @@ import { startEmbeddedRedis, type EmbeddedRedis } from '../demo/embedded-redis.j
 import { ConnectRedis, MultiStore, NaiveStore } from './baselines.js';
 import { fill, TTL, type BenchContext } from './cases.js';
 import { benchMetadata, benchUser, expressSession } from './payload.js';
-import { renderMarkdown, renderSvg, type Results } from './report.js';
+import { computeTargets, renderMarkdown, renderSvg, type Results } from './report.js';
 import { latency, memory, scaling, serverLimit, throughput, type Plan } from './sections.js';
 
 const argv = process.argv.slice(2);
@@ -27,9 +28,9 @@ const plan: Plan = {
   rounds: Number(arg('rounds') ?? (quick ? 1 : 3)),
   durationMs: Number(arg('duration-ms') ?? (quick ? 250 : 1000)),
   levels: [1, 16, 256],
-  scaleSizes: quick ? [5_000, 20_000] : [10_000, 100_000, 1_000_000],
+  scaleSizes: arg('scale')?.split(',').map(Number) ?? (quick ? [5_000, 20_000] : [10_000, 100_000, 1_000_000]),
   memorySessions: Number(arg('memory-sessions') ?? (quick ? 5_000 : 100_000)),
-  destroyAllSizes: quick ? [1, 10, 100] : [1, 10, 100, 1000],
+  destroyAllSizes: arg('destroy-all')?.split(',').map(Number) ?? (quick ? [1, 10, 100] : [1, 10, 100, 1000]),
   latencyTimeMs: quick ? 60 : 500,
   benchmarkRequests: quick ? 20_000 : 200_000,
 };
@@ -99,6 +100,7 @@ try {
     finishedAt: '',
   };
   results.finishedAt = new Date().toISOString();
+  results.targets = computeTargets(results);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(outDir, 'latest.md'), renderMarkdown(results));

@@ -2,6 +2,7 @@ import session, { type SessionData } from 'express-session';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError, InvalidInputError, classifyError } from './errors.js';
 import { userTag } from './keys.js';
+import { StoreMetrics, type ExpressOperation, type MetricsOptions } from './metrics.js';
 import { ScriptRunner, type Client, type ScriptCall } from './scripts.js';
 import { validateUserId } from './validate.js';
 
@@ -44,8 +45,10 @@ export interface ExpressSessionStoreOptions {
   userId?: (sess: SessionData) => string | undefined;
   /** How long a destroyed id stays blocked from being written back, at least (ms). Default 60000. */
   tombstoneMs?: number;
-  /** Per-command budget in ms for the scripts. Default 1000. */
+  /** Per-command budget in ms. Default 1000. */
   commandTimeout?: number;
+  /** Prometheus metrics as the core store records them (operation label `express.*`), or false. Default: global registry. */
+  metrics?: false | MetricsOptions;
 }
 
 type Sess = SessionData & { cookie?: { expires?: Date | string | null } };
@@ -81,6 +84,7 @@ export class ExpressSessionStore extends session.Store {
   private readonly tombstoneMs: number;
   private readonly scripts: Client;
   private readonly runner: ScriptRunner;
+  private readonly metrics: StoreMetrics | undefined;
 
   constructor(options: ExpressSessionStoreOptions) {
     super();
@@ -105,33 +109,40 @@ export class ExpressSessionStore extends session.Store {
     }
     this.scripts = scriptClient(this.client);
     this.runner = new ScriptRunner(options.commandTimeout ?? 1000);
+    this.metrics = options.metrics === false ? undefined : StoreMetrics.for(options.metrics);
+    this.runner.onReload = (script) => this.metrics?.scriptReloads.inc({ script });
   }
 
   override get(sid: string, cb?: Callback): Promise<SessionData | null> {
-    return this.settle(cb, async () => {
+    return this.settle('express.get', cb, async () => {
       const raw = await this.command<string | null>(['GET', this.key(sid)]);
       return raw === null ? null : await this.serializer.parse(raw);
     });
   }
 
-  override set(sid: string, sess: SessionData, cb?: Callback): Promise<void> {
-    return this.settle(cb, async () => {
+  /**
+   * Writes the session. Resolves (and calls back with) `false` when the write was refused because
+   * the session was destroyed meanwhile; express-session and Fastify look only at the error.
+   */
+  override set(sid: string, sess: SessionData, cb?: Callback): Promise<void | false> {
+    return this.settle('express.set', cb, async () => {
       const ttl = this.disableTTL ? 0 : this.ttlOf(sess);
       // connect-redis: a TTL of zero or less deletes the session.
       if (!this.disableTTL && ttl <= 0) return this.destroyNow(sid, sess);
       const value = this.serializer.stringify(sess);
       const key = this.key(sid);
       const user = this.userOf(sess);
-      await this.run(
+      const written = await this.run(
         user === undefined
           ? { script: 'expressSet', keys: [key, this.tombstone(key)], args: [value, String(ttl)] }
           : { script: 'expressSetIndexed', keys: [key, this.tombstone(key), this.indexKey(user)], args: [value, String(ttl), sid] },
       );
+      return written === 1 ? undefined : false;
     });
   }
 
   override touch(sid: string, sess: SessionData, cb?: Callback): Promise<void> {
-    return this.settle(cb, async () => {
+    return this.settle('express.touch', cb, async () => {
       if (this.disableTouch || this.disableTTL) return;
       const ttl = this.ttlOf(sess);
       const key = this.key(sid);
@@ -143,11 +154,11 @@ export class ExpressSessionStore extends session.Store {
   }
 
   override destroy(sid: string, cb?: Callback): Promise<void> {
-    return this.settle(cb, () => this.destroyNow(sid, undefined));
+    return this.settle('express.destroy', cb, () => this.destroyNow(sid, undefined));
   }
 
   override clear(cb?: Callback): Promise<void> {
-    return this.settle(cb, async () => {
+    return this.settle('express.clear', cb, async () => {
       const keys = await this.scanKeys();
       // A multi-key DEL would cross slots on a cluster.
       const batch = (this.client as Cluster).isCluster ? 1 : 500;
@@ -156,35 +167,43 @@ export class ExpressSessionStore extends session.Store {
   }
 
   override length(cb?: Callback): Promise<number> {
-    return this.settle(cb, async () => (await this.scanKeys()).length);
+    return this.settle('express.length', cb, async () => (await this.scanKeys()).length);
   }
 
   ids(cb?: Callback): Promise<string[]> {
-    return this.settle(cb, async () => (await this.scanKeys()).map((k) => k.slice(this.prefix.length)));
+    return this.settle('express.ids', cb, async () => (await this.scanKeys()).map((k) => k.slice(this.prefix.length)));
   }
 
   override all(cb?: Callback): Promise<(SessionData & { id: string })[]> {
-    return this.settle(cb, async () => this.loadKeys(await this.scanKeys()));
+    return this.settle('express.all', cb, async () => this.loadKeys(await this.scanKeys()));
   }
 
   /** Live sessions of a user (needs `userId`). */
-  async countUserSessions(userId: string): Promise<number> {
-    this.requireIndex();
-    const index = this.indexKey(validateUserId(userId));
-    return Number(await this.run({ script: 'countUserSessions', keys: [index], args: [] }));
+  countUserSessions(userId: string): Promise<number> {
+    return this.settle('express.countUserSessions', undefined, async () => {
+      this.requireIndex();
+      const index = this.indexKey(validateUserId(userId));
+      return Number(await this.run({ script: 'countUserSessions', keys: [index], args: [] }));
+    });
   }
 
   /** The user's sessions, each with its `id` (needs `userId`). */
-  async listUserSessions(userId: string): Promise<(SessionData & { id: string })[]> {
-    const sids = await this.liveIds(validateUserId(userId));
-    return this.loadKeys(sids.map((sid) => this.key(sid)));
+  listUserSessions(userId: string): Promise<(SessionData & { id: string })[]> {
+    return this.settle('express.listUserSessions', undefined, async () => {
+      const sids = await this.liveIds(validateUserId(userId));
+      return this.loadKeys(sids.map((sid) => this.key(sid)));
+    });
   }
 
   /**
    * Destroys every session of the user that exists when the call starts, except `except` (a
    * sid); each one atomically with its index entry and a tombstone. Returns how many it deleted.
    */
-  async destroyUserSessions(userId: string, options: { except?: string } = {}): Promise<number> {
+  destroyUserSessions(userId: string, options: { except?: string } = {}): Promise<number> {
+    return this.settle('express.destroyUserSessions', undefined, () => this.destroyAll(userId, options));
+  }
+
+  private async destroyAll(userId: string, options: { except?: string }): Promise<number> {
     const user = validateUserId(userId);
     if (options.except !== undefined && typeof options.except !== 'string') throw new InvalidInputError('options.except', 'expected a session id');
     const sids = (await this.liveIds(user)).filter((sid) => sid !== options.except);
@@ -208,13 +227,13 @@ export class ExpressSessionStore extends session.Store {
 
   private async destroyNow(sid: string, sess: SessionData | undefined): Promise<void> {
     const key = this.key(sid);
-    const user = sess === undefined ? undefined : this.userOf(sess);
-    if (user === undefined && this.userId !== undefined) {
+    let session = sess;
+    if (session === undefined && this.userId !== undefined) {
       // destroy(sid) gets no session: read it to find its user's index.
       const raw = await this.command<string | null>(['GET', key]);
-      const stored = raw === null ? undefined : await this.serializer.parse(raw);
-      if (stored !== undefined) return this.destroyNow(sid, stored);
+      if (raw !== null) session = await this.serializer.parse(raw);
     }
+    const user = session === undefined ? undefined : this.userOf(session);
     await this.run(
       user === undefined
         ? { script: 'expressDestroy', keys: [key, this.tombstone(key)], args: [String(this.tombstoneMs)] }
@@ -298,10 +317,20 @@ export class ExpressSessionStore extends session.Store {
 
   // Promise and callback forms. With a callback the error goes to it and the returned promise
   // does not reject: express-session ignores it, and a rejection would be unhandled.
-  private settle<T>(cb: Callback | undefined, work: () => Promise<T>): Promise<T> {
-    const promise = work().catch((err: unknown) => {
-      throw classifyError(err);
-    });
+  private settle<T>(operation: ExpressOperation, cb: Callback | undefined, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const metrics = this.metrics;
+    const promise = work().then(
+      (value) => {
+        metrics?.observe(operation, started, value);
+        return value;
+      },
+      (err: unknown) => {
+        const typed = classifyError(err);
+        metrics?.observe(operation, started, undefined, typed);
+        throw typed;
+      },
+    );
     if (!cb) return promise;
     return promise.then(
       (value) => {

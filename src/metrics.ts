@@ -1,8 +1,8 @@
 import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } from 'prom-client';
 import { luaScripts, type ScriptName } from './lua.generated.js';
 
-/** The store's public operations: the only values of the `operation` label. */
-export type Operation =
+/** The store's public operations. */
+export type StoreOperation =
   | 'createSession'
   | 'getSession'
   | 'getSessions'
@@ -16,10 +16,21 @@ export type Operation =
   | 'destroyUserSessions'
   | 'revokeSession';
 
-export const OPERATIONS: readonly Operation[] = [
+export const STORE_OPERATIONS: readonly StoreOperation[] = [
   'createSession', 'getSession', 'getSessions', 'refreshSession', 'destroySession', 'updateSessionMetadata',
   'getSessionTtl', 'rotateSession', 'countUserSessions', 'listUserSessions', 'destroyUserSessions', 'revokeSession',
 ];
+
+/** The express-session store's operations. */
+export const EXPRESS_OPERATIONS = [
+  'express.get', 'express.set', 'express.touch', 'express.destroy', 'express.clear', 'express.length', 'express.ids', 'express.all',
+  'express.countUserSessions', 'express.listUserSessions', 'express.destroyUserSessions',
+] as const;
+export type ExpressOperation = (typeof EXPRESS_OPERATIONS)[number];
+
+/** Every value the `operation` label can take: a fixed set, whatever the traffic. */
+export type Operation = StoreOperation | ExpressOperation;
+export const OPERATIONS: readonly Operation[] = [...STORE_OPERATIONS, ...EXPRESS_OPERATIONS];
 
 /** The only values of the `outcome` label. */
 export type Outcome = 'ok' | 'not_found' | 'invalid_input' | 'unavailable' | 'error';
@@ -187,6 +198,13 @@ export class StoreMetrics {
     this.stats.record(op, outcome, seconds);
   }
 
+  /** Records one finished call by name: `null`/`false` results are not_found, errors by kind. */
+  observe(operation: Operation, started: number, result: unknown, err?: unknown): void {
+    const outcome = err === undefined ? (result === null || result === false ? NOT_FOUND : OK) : outcomeOf(err);
+    this.stats.record(OPERATIONS.indexOf(operation), outcome, (performance.now() - started) / 1000);
+    this.reachable(outcome !== UNAVAILABLE);
+  }
+
   /** Records Redis reachability; the gauge is written only when the state changes. */
   reachable(up: boolean): void {
     if (up === this.up) return;
@@ -225,7 +243,7 @@ function outcomeOf(err: unknown): number {
 }
 
 /** What some operations count besides calls and latency. */
-function extraFor(operation: Operation, metrics: StoreMetrics): ((arg: unknown, result: unknown) => void) | undefined {
+function extraFor(operation: StoreOperation, metrics: StoreMetrics): ((arg: unknown, result: unknown) => void) | undefined {
   switch (operation) {
     case 'createSession':
       return (_, result) => {
@@ -249,8 +267,9 @@ function extraFor(operation: Operation, metrics: StoreMetrics): ((arg: unknown, 
  * `null` and `false` results count as not_found; counts and empty lists are ok.
  */
 export function instrument(store: object, metrics: StoreMetrics): void {
-  const target = store as Record<Operation, AsyncMethod>;
-  OPERATIONS.forEach((operation, op) => {
+  const target = store as Record<StoreOperation, AsyncMethod>;
+  STORE_OPERATIONS.forEach((operation) => {
+    const op = OPERATIONS.indexOf(operation);
     const inner = target[operation];
     const extra = extraFor(operation, metrics);
     // Every operation takes at most two arguments: no rest array per call.

@@ -140,3 +140,21 @@ export function useRedis(test: Test, args: string[] = [], flushEach = true): () 
   if (flushEach) test.before.each(async () => void (await server!.admin.flushall()));
   return () => server!;
 }
+
+/** Every key name and every value in the database as text (SCAN, never KEYS), for secret scans. */
+export async function dumpAll(admin: Redis): Promise<string> {
+  const parts: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      parts.push(key);
+      const type = await admin.type(key);
+      if (type === 'hash') parts.push(...Object.entries(await admin.hgetall(key)).flat());
+      else if (type === 'zset') parts.push(...(await admin.zrange(key, '0', '-1', 'WITHSCORES')));
+      else parts.push(String(await admin.dump(key)));
+    }
+  } while (cursor !== '0');
+  return parts.join('\n');
+}

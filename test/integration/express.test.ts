@@ -143,13 +143,16 @@ test('userId: per-user index kept by the same scripts; count, list, destroy all'
   assert.is(await store.destroyUserSessions('ann', { except: 'u1' }), 1);
   assert.equal(await store.ids().then((ids) => ids.sort()), ['anon', 'b1', 'u1']);
   assert.is(await store.countUserSessions('bob'), 1);
-  // A write racing the destroy-all cannot bring a destroyed session back.
-  await store.set('u3', sess({ user: 'ann' }, future));
+  // A write racing the destroy-all cannot bring a destroyed session back (set says so: false).
+  assert.is(await store.set('u3', sess({ user: 'ann' }, future)), false);
   assert.is(await client.exists('sess:u3'), 0);
   assert.is(await store.countUserSessions('ann'), 1);
   await assert.not.throws(() => new ExpressSessionStore({ client }));
   await store.destroyUserSessions('ann');
   assert.is(await store.countUserSessions('ann'), 0);
+  // destroy(sid) of an anonymous session with userId set: read back, no index to touch.
+  await store.destroy('anon');
+  assert.is(await store.get('anon'), null);
   await rejectsConfig(() => new ExpressSessionStore({ client }).countUserSessions('ann'));
 });
 
@@ -162,6 +165,24 @@ async function rejectsConfig(fn: () => Promise<unknown>) {
   }
   assert.unreachable('expected ConfigurationError');
 }
+
+test('metrics: express.* operations are counted with outcomes, refused writes as not_found', async () => {
+  const { Registry } = await import('prom-client');
+  const registry = new Registry();
+  const store = new ExpressSessionStore({ client, metrics: { registry } });
+  await store.set('m1', sess());
+  await store.get('m1');
+  await store.get('nope');
+  await store.destroy('m1');
+  await store.set('m1', sess());
+  const values = (await registry.getMetricsAsJSON()).find((m) => m.name === 'session_store_operations_total')!.values;
+  const count = (operation: string, outcome: string) => values.find((v) => v.labels.operation === operation && v.labels.outcome === outcome)?.value;
+  assert.is(count('express.set', 'ok'), 1);
+  assert.is(count('express.set', 'not_found'), 1, 'the write refused after destroy');
+  assert.is(count('express.get', 'ok'), 1);
+  assert.is(count('express.get', 'not_found'), 1);
+  assert.is(count('express.destroy', 'ok'), 1);
+});
 
 test('node-redis client works the same', async () => {
   const nodeRedis = createClient({ url: r.url });

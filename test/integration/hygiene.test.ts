@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidInputError, type RedisSessionStore } from '../../src/index.js';
 import { rejects } from '../helpers/assert.js';
-import { commandCount, startRedis, type TestRedis } from '../helpers/redis.js';
+import { commandCount, dumpAll, startRedis, type TestRedis } from '../helpers/redis.js';
 import { alice, bob, openStore } from '../helpers/store.js';
 
 const test = suite('hygiene');
@@ -17,24 +17,6 @@ test.after(async () => {
   await store?.close();
   await r?.stop();
 });
-
-/** Every key name and every byte of every value in the database, as text. */
-async function dumpAll(): Promise<string> {
-  const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.admin.scan(cursor, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      parts.push(key);
-      const type = await r.admin.type(key);
-      if (type === 'hash') parts.push(...Object.entries(await r.admin.hgetall(key)).flat());
-      else if (type === 'zset') parts.push(...(await r.admin.zrange(key, '0', '-1', 'WITHSCORES')));
-      else parts.push(String(await r.admin.dump(key)));
-    }
-  } while (cursor !== '0');
-  return parts.join('\n');
-}
 
 test('after a mixed run, no issued token or token secret appears anywhere in Redis', async () => {
   const issued: string[] = [];
@@ -51,7 +33,7 @@ test('after a mixed run, no issued token or token secret appears anywhere in Red
     if (u % 7 === 0) await store.destroyUserSessions(user.id);
   }
   assert.ok(await r.admin.dbsize() > 0);
-  const everything = await dumpAll();
+  const everything = await dumpAll(r.admin);
   let found = 0;
   for (const t of issued.filter(Boolean)) {
     if (everything.includes(t) || everything.includes(t.slice(23))) found++;
