@@ -52,8 +52,7 @@ export class ScriptRunner {
       const script = luaScripts[call.script];
       client.evalsha(SHAS[call.script], script.numberOfKeys, ...call.keys, ...call.args).then(done, (err: unknown) => {
         if (!isNoScript(err)) return fail(err);
-        this.onReload?.(call.script);
-        client.eval(script.body, script.numberOfKeys, ...call.keys, ...call.args).then(done, fail);
+        this.reload(client, call).then(done, fail);
       });
     });
   }
@@ -70,9 +69,15 @@ export class ScriptRunner {
     const script = luaScripts[call.script];
     return client.evalsha(SHAS[call.script], script.numberOfKeys, ...call.keys, ...call.args).catch((err: unknown) => {
       if (!isNoScript(err)) throw err;
-      this.onReload?.(call.script);
-      return client.eval(script.body, script.numberOfKeys, ...call.keys, ...call.args);
+      return this.reload(client, call);
     });
+  }
+
+  /** After NOSCRIPT: EVAL with the body, which also puts the script back in Redis's cache. */
+  private reload(client: Client, call: ScriptCall): Promise<unknown> {
+    const script = luaScripts[call.script];
+    this.onReload?.(call.script);
+    return client.eval(script.body, script.numberOfKeys, ...call.keys, ...call.args);
   }
 
   private async sendBatch(client: Client, calls: readonly ScriptCall[]): Promise<unknown[]> {
@@ -86,7 +91,7 @@ export class ScriptRunner {
     return Promise.all(
       replies.map(([err, result], i) => {
         if (!err) return result;
-        // ioredis re-sends outside the pipeline too; order does not matter for these reads.
+        // Re-sent on its own after the pipeline; order does not matter for these reads.
         if (isNoScript(err)) return this.send(client, calls[i]!).catch((e: unknown) => classifyError(e));
         return classifyError(err);
       }),
@@ -128,6 +133,3 @@ export class ScriptRunner {
     });
   }
 }
-
-/** SHA1 of every script as sent (for SCRIPT LOAD at connect and for tests). */
-export const scriptShas: Readonly<Record<ScriptName, string>> = SHAS;
