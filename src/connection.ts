@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ConfigurationError, classifyError, StoreUnavailableError } from './errors.js';
 import { keyPrefixOption, type ResolvedOptions } from './options.js';
 import type { Client } from './scripts.js';
@@ -28,13 +28,69 @@ export function clientOptions(options: ResolvedOptions): RedisOptions {
     enableAutoPipelining: true,
     // ioredis re-sends commands issued before SELECT after a reconnect (ioredis #42): stay on db 0.
     db: 0,
+    ...options.auth,
     ...options.redisOptions,
   };
 }
 
-export async function openClients(options: ResolvedOptions): Promise<Redis[]> {
+/** Retries of a redirected or refused command, in ms between tries. */
+const CLUSTER_RETRY_DELAY = 100;
+
+/**
+ * ioredis Cluster settings. The call budget (`commandTimeout`, 1 s by default) is shorter than
+ * any failover (at least `cluster-node-timeout`, 15 s by default), so retrying past it only
+ * buys late, ambiguous writes and queued memory: retries stop when the budget is spent.
+ */
+export function clusterOptions(options: ResolvedOptions): ClusterOptions {
+  const { lazyConnect: _lazy, ...redisOptions } = clientOptions(options);
+  return {
+    lazyConnect: true,
+    // Replicas serve stale reads: a session destroyed on the master would still open there.
+    scaleReads: 'master',
+    // TRYAGAIN (a user's keys mid-migration), CLUSTERDOWN and failover retries, every 100 ms,
+    // as many as fit in the budget. MOVED waits a little: right after a failover nodes can
+    // briefly disagree and bounce a command between them, which would burn every retry at once.
+    retryDelayOnFailover: CLUSTER_RETRY_DELAY,
+    retryDelayOnClusterDown: CLUSTER_RETRY_DELAY,
+    retryDelayOnTryAgain: CLUSTER_RETRY_DELAY,
+    retryDelayOnMoved: 20,
+    maxRedirections: Math.max(3, Math.ceil(options.commandTimeout / CLUSTER_RETRY_DELAY) + 1),
+    // Reconnect to the cluster as fast as to one server; a slot-table refresh must not outlast a call.
+    clusterRetryStrategy: (times: number) => Math.min(times * 50, 500),
+    slotsRefreshTimeout: Math.min(1000, Math.max(100, options.commandTimeout)),
+    // Off on a cluster: ioredis's automatic pipelines hand MOVED and ASK replies back to the
+    // caller instead of following them, so every reshard would surface as errors (ioredis
+    // #2075, measured here: 143 failed calls in one reshard). Batches still pipeline per node.
+    enableAutoPipelining: false,
+    // With TLS, certificates name hosts: connect by the name given, not a resolved address.
+    ...(options.auth.tls !== undefined ? { dnsLookup: (address: string, done: (err: null, address: string) => void) => done(null, address) } : {}),
+    redisOptions: { ...redisOptions, enableAutoPipelining: false },
+    ...options.clusterOptions,
+  };
+}
+
+/** A client for the configured topology: one server, a cluster, or a Sentinel group's master. */
+function newClient(options: ResolvedOptions): Redis | Cluster {
+  const t = options.topology;
+  if (t.kind === 'cluster') return new Cluster(t.nodes, clusterOptions(options));
+  if (t.kind === 'sentinel') {
+    return new Redis({
+      ...clientOptions(options),
+      sentinels: t.sentinels,
+      name: t.name,
+      role: 'master',
+      // Sentinels announce +switch-master: follow a failover at once instead of at the next error.
+      failoverDetector: true,
+      sentinelRetryStrategy: (times: number) => Math.min(times * 50, 500),
+      ...options.redisOptions,
+    });
+  }
+  return new Redis(t.url, clientOptions(options));
+}
+
+export async function openClients(options: ResolvedOptions): Promise<Client[]> {
   const clients = Array.from({ length: options.maxConnections }, () => {
-    const client = new Redis(options.url, clientOptions(options));
+    const client = newClient(options);
     // Without a listener ioredis prints connection errors to the console; the library never
     // does. Each failing call reports its own typed error, and healthCheck reports the state.
     client.on('error', ignore);
@@ -82,26 +138,32 @@ export function isTooOld(version: string): boolean {
  * ConfigurationError when too old), and the eviction policy (a warning when Redis may evict).
  */
 export async function preflight(client: Client, logger: Logger | undefined, bounded: <T>(p: Promise<T>) => Promise<T>): Promise<void> {
-  let info: string;
-  try {
-    info = await bounded(client.info('server', 'memory'));
-  } catch (err) {
-    if (classifyError(err).code === 'STORE_AUTH') {
-      logger?.warn('redis-session-store: INFO is not permitted for this user; Redis version and eviction policy were not checked');
-      return;
+  // On a cluster every master is checked: one old or evicting node is enough to lose sessions.
+  const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  const warned = new Set<string>();
+  for (const node of nodes) {
+    let info: string;
+    try {
+      info = await bounded(node.info('server', 'memory'));
+    } catch (err) {
+      if (classifyError(err).code === 'STORE_AUTH') {
+        logger?.warn('redis-session-store: INFO is not permitted for this user; Redis version and eviction policy were not checked');
+        return;
+      }
+      throw err;
     }
-    throw err;
-  }
-  const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
-  const version = field('redis_version');
-  if (version !== undefined && isTooOld(version)) {
-    throw new ConfigurationError('redis', `Redis ${version} is too old: the store needs ${MIN_REDIS_VERSION.join('.')} or newer`);
-  }
-  const policy = field('maxmemory_policy');
-  if (policy !== undefined && policy !== 'noeviction') {
-    logger?.warn(
-      `redis-session-store: maxmemory-policy is ${policy}; under memory pressure Redis may evict session keys ` +
-        '(users are logged out; revocation still fails closed). Use noeviction for sessions.',
-    );
+    const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+    const version = field('redis_version');
+    if (version !== undefined && isTooOld(version)) {
+      throw new ConfigurationError('redis', `Redis ${version} is too old: the store needs ${MIN_REDIS_VERSION.join('.')} or newer`);
+    }
+    const policy = field('maxmemory_policy');
+    if (policy !== undefined && policy !== 'noeviction' && !warned.has(policy)) {
+      warned.add(policy);
+      logger?.warn(
+        `redis-session-store: maxmemory-policy is ${policy}; under memory pressure Redis may evict session keys ` +
+          '(users are logged out; revocation still fails closed). Use noeviction for sessions.',
+      );
+    }
   }
 }

@@ -57,6 +57,21 @@ export class StoreTimeoutError extends StoreUnavailableError {
   }
 }
 
+/**
+ * `waitForReplicas` is set and fewer replicas than asked confirmed the write within its timeout.
+ * The master applied the write; a failover before the replicas catch up could still undo it.
+ */
+export class StoreReplicationError extends StoreUnavailableError {
+  readonly wanted: number;
+  readonly acknowledged: number;
+
+  constructor(wanted: number, acknowledged: number) {
+    super(`the write reached ${acknowledged} of ${wanted} required replicas within waitForReplicas.timeout`, { code: 'STORE_NOT_REPLICATED' });
+    this.wanted = wanted;
+    this.acknowledged = acknowledged;
+  }
+}
+
 /** Redis refused a write because it is at `maxmemory` (with a non-evicting policy). */
 export class StoreOutOfMemoryError extends SessionStoreError {
   constructor(options?: { cause?: unknown }) {
@@ -68,6 +83,17 @@ export class StoreOutOfMemoryError extends SessionStoreError {
 export class StoreAuthError extends SessionStoreError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('STORE_AUTH', message, options);
+  }
+}
+
+/**
+ * The TLS handshake with Redis failed: an untrusted or wrong CA, a certificate that does not
+ * name the host, or a client certificate the server requires and did not get. No command was
+ * sent. Check the `tls` options (`ca`, `servername`, `cert`, `key`).
+ */
+export class StoreTlsError extends SessionStoreError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('STORE_TLS', `TLS handshake with Redis failed (${reason}); check tls.ca, tls.servername, tls.cert and tls.key`, options);
   }
 }
 
@@ -99,6 +125,7 @@ export function classifyError(err: unknown): SessionStoreError {
   const errno = (err as NodeJS.ErrnoException).code;
   // ioredis's own commandTimeout fired (the store sets it to the same budget as its timer).
   if (err.message === 'Command timed out') return new StoreTimeoutError(undefined, { cause: err });
+  if (errno !== undefined && isTlsCode(errno)) return new StoreTlsError(errno, { cause: err });
   if (redisCode === 'OOM') return new StoreOutOfMemoryError({ cause: err });
   if (AUTH_REDIS_CODES.has(redisCode)) return new StoreAuthError(err.message, { cause: err });
   if (redisCode === 'WRONGTYPE') return new CorruptSessionError('a store key holds another Redis type', { cause: err });
@@ -113,6 +140,14 @@ export function classifyError(err: unknown): SessionStoreError {
   return new SessionStoreError('STORE_ERROR', `Redis error: ${err.message}`, { cause: err });
 }
 
+// Node's TLS errors carry OpenSSL's verification codes (e.g. SELF_SIGNED_CERT_IN_CHAIN) or
+// ERR_TLS_* / ERR_SSL_* codes (a wrong host name; the server's alert for a missing client cert).
+const TLS_VERIFY_CODES = /^(ERR_TLS_|ERR_SSL_|.*CERT|UNABLE_TO_|HOSTNAME_MISMATCH)/;
+
+function isTlsCode(code: string): boolean {
+  return TLS_VERIFY_CODES.test(code);
+}
+
 // ioredis raises these as plain Errors without a code.
 function isConnectionMessage(message: string): boolean {
   return (
@@ -120,6 +155,10 @@ function isConnectionMessage(message: string): boolean {
     message.startsWith("Stream isn't writeable") ||
     message.startsWith('Reached the max retries per request limit') ||
     message === 'None of startup nodes is available' ||
+    // A cluster client gave up: retries (failover, CLUSTERDOWN, MOVED between nodes that do not
+    // yet agree) ran out, or the connection closed with the command in flight.
+    message.startsWith('Too many Cluster redirections') ||
+    message === 'Command aborted due to connection close' ||
     message.startsWith('connect ')
   );
 }

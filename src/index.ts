@@ -1,6 +1,6 @@
 export { RedisSessionStore, MAX_BATCH } from './store.js';
 export { DEFAULT_METRICS_PREFIX, type MetricsOptions } from './metrics.js';
-export { DEFAULTS, MAX_TTL_SECONDS, type StoreOptions, type StoreEnv } from './options.js';
+export { DEFAULTS, MAX_TTL_SECONDS, type NodeAddress, type StoreOptions, type StoreEnv, type WaitForReplicas } from './options.js';
 export {
   SessionStoreError,
   InvalidInputError,
@@ -9,6 +9,8 @@ export {
   StoreTimeoutError,
   StoreOutOfMemoryError,
   StoreAuthError,
+  StoreTlsError,
+  StoreReplicationError,
   CorruptSessionError,
   StoreClosedError,
 } from './errors.js';

@@ -1,8 +1,10 @@
 import { hash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { Deadlines } from './deadlines.js';
-import { classifyError } from './errors.js';
+import { classifyError, StoreReplicationError } from './errors.js';
 import { luaScripts, type ScriptName } from './lua.generated.js';
+import type { WaitForReplicas } from './options.js';
 
 export type Client = Redis | Cluster;
 
@@ -19,6 +21,21 @@ const SHAS = Object.fromEntries(
 
 function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
+// Replies a cluster node gives for a slot it does not (or not yet, or no longer) serve. A
+// pipeline sent to one node gets them raw; the same call sent on its own is redirected and
+// retried by ioredis.
+const CLUSTER_REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
+function isRedirect(err: unknown): boolean {
+  return err instanceof Error && CLUSTER_REDIRECT.test(err.message);
+}
+
+function addCall(pipeline: ChainableCommander, call: ScriptCall, withBody = false): void {
+  const script = luaScripts[call.script];
+  if (withBody) pipeline.eval(script.body, script.numberOfKeys, ...call.keys, ...call.args);
+  else pipeline.evalsha(SHAS[call.script], script.numberOfKeys, ...call.keys, ...call.args);
 }
 
 /**
@@ -58,8 +75,8 @@ export class ScriptRunner {
   }
 
   /**
-   * Runs many calls in one pipelined round trip and returns each result or error in order.
-   * On a Cluster the calls go out individually (ioredis pipelines cannot span nodes).
+   * Runs many calls in one pipelined round trip and returns each result or error in order. On a
+   * Cluster: one pipeline per master, all in parallel (an ioredis pipeline cannot span nodes).
    */
   runBatch(client: Client, calls: readonly ScriptCall[]): Promise<unknown[]> {
     return this.bounded(this.sendBatch(client, calls));
@@ -82,20 +99,93 @@ export class ScriptRunner {
 
   private async sendBatch(client: Client, calls: readonly ScriptCall[]): Promise<unknown[]> {
     if (calls.length === 0) return [];
-    if (client.isCluster) {
-      return Promise.all(calls.map((c) => this.send(client, c).catch((err: unknown) => classifyError(err))));
-    }
+    if (!client.isCluster) return this.sendPipeline(client, calls);
+    const cluster = client as Cluster;
+    // Group by the master that serves each call's slot, as ioredis's slot table has it now.
+    const groups = new Map<string, number[]>();
+    calls.forEach((call, i) => {
+      const node = cluster.slots[calculateSlot(call.keys[0]!)]?.[0] ?? '';
+      const group = groups.get(node);
+      if (group === undefined) groups.set(node, [i]);
+      else group.push(i);
+    });
+    const results: unknown[] = new Array(calls.length);
+    await Promise.all(
+      [...groups].map(async ([node, indexes]) => {
+        const group = indexes.map((i) => calls[i]!);
+        // No slot table yet: single calls wait for it, and ioredis routes them.
+        const replies = node === '' ? await this.sendEach(client, group) : await this.sendPipeline(client, group);
+        indexes.forEach((i, k) => (results[i] = replies[k]));
+      }),
+    );
+    return results;
+  }
+
+  private sendEach(client: Client, calls: readonly ScriptCall[]): Promise<unknown[]> {
+    return Promise.all(calls.map((c) => this.send(client, c).catch((err: unknown) => classifyError(err))));
+  }
+
+  /** One pipeline (on a cluster: calls of one node); a call that failed for a recoverable reason is re-sent on its own. */
+  private async sendPipeline(client: Client, calls: readonly ScriptCall[]): Promise<unknown[]> {
     const pipeline = client.pipeline();
-    for (const call of calls) pipeline.evalsha(SHAS[call.script], luaScripts[call.script].numberOfKeys, ...call.keys, ...call.args);
-    const replies = (await pipeline.exec()) ?? [];
+    for (const call of calls) addCall(pipeline, call);
+    let replies: [Error | null, unknown][];
+    try {
+      replies = (await pipeline.exec()) ?? [];
+    } catch (err) {
+      // The slot table changed under the grouping (a reshard): ioredis refuses the pipeline.
+      if (client.isCluster) return this.sendEach(client, calls);
+      throw err;
+    }
     return Promise.all(
       replies.map(([err, result], i) => {
         if (!err) return result;
-        // Re-sent on its own after the pipeline; order does not matter for these reads.
-        if (isNoScript(err)) return this.send(client, calls[i]!).catch((e: unknown) => classifyError(e));
+        // Order does not matter for these reads: re-sent on their own after the pipeline.
+        if (isNoScript(err) || isRedirect(err)) return this.send(client, calls[i]!).catch((e: unknown) => classifyError(e));
         return classifyError(err);
       }),
     );
+  }
+
+  /**
+   * Runs a write and `WAIT`s for replicas in the same round trip, on the connection (the node)
+   * that ran it. Rejects StoreReplicationError when too few replicas confirm in time.
+   */
+  runConfirmed(client: Client, call: ScriptCall, wait: WaitForReplicas): Promise<unknown> {
+    return this.bounded(this.sendConfirmed(client, call, wait));
+  }
+
+  private async sendConfirmed(client: Client, call: ScriptCall, wait: WaitForReplicas): Promise<unknown> {
+    let [result, acked] = await this.writeAndWait(client, call, wait, false);
+    if (isNoScript(result)) {
+      this.onReload?.(call.script);
+      [result, acked] = await this.writeAndWait(client, call, wait, true);
+    }
+    if (isRedirect(result) && client.isCluster) {
+      // The slot moved: ioredis redirects the write itself; then WAIT on the node that took it.
+      const askedNode = /^ASK \d+ (\S+)/.exec((result as Error).message)?.[1];
+      result = await this.send(client, call);
+      acked = await this.waitOnNode(client as Cluster, askedNode ?? (client as Cluster).slots[calculateSlot(call.keys[0]!)]?.[0], wait);
+    }
+    if (result instanceof Error) throw result;
+    if (acked instanceof Error) throw acked;
+    if (Number(acked) < wait.replicas) throw new StoreReplicationError(wait.replicas, Number(acked));
+    return result;
+  }
+
+  /** [the script's reply or error, WAIT's reply or error] from one pipeline. */
+  private async writeAndWait(client: Client, call: ScriptCall, wait: WaitForReplicas, withBody: boolean): Promise<[unknown, unknown]> {
+    const pipeline = client.pipeline();
+    addCall(pipeline, call, withBody);
+    pipeline.wait(wait.replicas, wait.timeout);
+    const [write, waited] = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+    return [write?.[0] ?? write?.[1], waited?.[0] ?? waited?.[1]];
+  }
+
+  private async waitOnNode(cluster: Cluster, nodeKey: string | undefined, wait: WaitForReplicas): Promise<unknown> {
+    const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
+    // Unknown node: the write cannot be confirmed.
+    return node === undefined ? 0 : node.wait(wait.replicas, wait.timeout);
   }
 
   /**

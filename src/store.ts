@@ -109,7 +109,7 @@ export class RedisSessionStore {
     const keys = keysForTag(o.keyPrefix, tag);
     const token = newToken(tag);
     const id = sessionIdOf(token);
-    const reply = (await this.run({
+    const reply = (await this.write({
       script: 'createSession',
       keys: [keys.data, keys.index],
       args: [id, String(ttl), String(o.absoluteTtl), String(o.maxSessionsPerUser), metadataJson, encodedUser.json],
@@ -170,7 +170,7 @@ export class RedisSessionStore {
     const seconds = ttl === undefined ? 0 : validateTtl(ttl, this.options.absoluteTtl || MAX_TTL_SECONDS);
     const ref = this.tokenRef(token);
     if (ref === null) return false;
-    const reply = await this.run({ script: 'refreshSession', keys: [ref.keys.data, ref.keys.index], args: [ref.id, String(seconds)] });
+    const reply = await this.write({ script: 'refreshSession', keys: [ref.keys.data, ref.keys.index], args: [ref.id, String(seconds)] });
     if (reply === -1) throw new CorruptSessionError('session header');
     return reply !== 0;
   }
@@ -179,7 +179,7 @@ export class RedisSessionStore {
   async destroySession(token: string): Promise<boolean> {
     const ref = this.tokenRef(token);
     if (ref === null) return false;
-    return (await this.run({ script: 'destroySession', keys: [ref.keys.data, ref.keys.index], args: [ref.id] })) === 1;
+    return (await this.write({ script: 'destroySession', keys: [ref.keys.data, ref.keys.index], args: [ref.id] })) === 1;
   }
 
   /**
@@ -192,7 +192,7 @@ export class RedisSessionStore {
     const json = encodePatch(patch, max);
     const ref = this.tokenRef(token);
     if (ref === null) return false;
-    const reply = await this.run({ script: 'updateSessionMetadata', keys: [ref.keys.data, ref.keys.index], args: [ref.id, json, String(max)] });
+    const reply = await this.write({ script: 'updateSessionMetadata', keys: [ref.keys.data, ref.keys.index], args: [ref.id, json, String(max)] });
     if (reply === -1) throw new InvalidInputError('patch', `the session's metadata would exceed ${max} bytes`);
     if (reply === -2) throw new CorruptSessionError('session metadata');
     return reply === 1;
@@ -216,7 +216,7 @@ export class RedisSessionStore {
     if (ref === null) return null;
     const next = newToken(token.slice(0, token.indexOf('.')));
     const id = sessionIdOf(next);
-    const reply = await this.run({ script: 'rotateSession', keys: [ref.keys.data, ref.keys.index], args: [ref.id, id] });
+    const reply = await this.write({ script: 'rotateSession', keys: [ref.keys.data, ref.keys.index], args: [ref.id, id] });
     const session = this.decodeReply(id, reply);
     return session === null ? null : { ...session, token: next };
   }
@@ -250,7 +250,7 @@ export class RedisSessionStore {
       if (tagOfToken(except) !== userTag(userId)) throw new InvalidInputError('options.except', "is not a token of this user's");
       keep = sessionIdOf(except);
     }
-    return Number(await this.run({ script: 'destroyUserSessions', keys: [keys.data, keys.index], args: [keep] }));
+    return Number(await this.write({ script: 'destroyUserSessions', keys: [keys.data, keys.index], args: [keep] }));
   }
 
   /** Revokes one of the user's sessions by its public id (as listed). False when it is not live. */
@@ -258,7 +258,7 @@ export class RedisSessionStore {
     const keys = this.userKeys(userId);
     const id = requireString('sessionId', sessionId);
     if (!SESSION_ID_PATTERN.test(id)) return false;
-    return (await this.run({ script: 'destroySession', keys: [keys.data, keys.index], args: [id] })) === 1;
+    return (await this.write({ script: 'destroySession', keys: [keys.data, keys.index], args: [id] })) === 1;
   }
 
   /** Pings Redis within the time budget. Never throws. */
@@ -301,6 +301,14 @@ export class RedisSessionStore {
   private run(call: ScriptCall): Promise<unknown> {
     this.assertOpen();
     return this.runner.run(this.client(), call);
+  }
+
+  /** A call that writes: with `waitForReplicas`, it resolves only once replicas confirm it. */
+  private write(call: ScriptCall): Promise<unknown> {
+    const wait = this.options.waitForReplicas;
+    if (wait === undefined) return this.run(call);
+    this.assertOpen();
+    return this.runner.runConfirmed(this.client(), call, wait);
   }
 
   private tokenRef(token: unknown, name = 'token'): TokenRef | null {

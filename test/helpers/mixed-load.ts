@@ -13,6 +13,8 @@ export interface LoadRecord {
   /** Tokens whose destroy failed (timeout, outage): whether they still exist is unknown. */
   uncertain: Set<string>;
   errors: Map<string, number>;
+  /** One message per error code and message start, for diagnosis (never contains a token). */
+  samples: Set<string>;
   /** Longest time any single call took, ms. */
   maxCallMs: number;
   /** Calls that resolved with null, false or 0 for a token known to be live and acknowledged. */
@@ -38,7 +40,7 @@ export interface MixedLoadOptions {
  */
 export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> {
   const { store, workers, users } = options;
-  const rec: LoadRecord = { ops: 0, created: new Map(), destroyed: new Set(), uncertain: new Set(), errors: new Map(), maxCallMs: 0, falseAbsent: 0 };
+  const rec: LoadRecord = { ops: 0, created: new Map(), destroyed: new Set(), uncertain: new Set(), errors: new Map(), samples: new Set(), maxCallMs: 0, falseAbsent: 0 };
   let stop = false;
   void options.until.then(() => (stop = true));
   const mine: string[][] = Array.from({ length: workers }, () => []);
@@ -58,6 +60,7 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
       options.onCall?.(started, ended, false, undefined, err);
       const code = (err as { code?: string }).code ?? 'UNTYPED';
       rec.errors.set(code, (rec.errors.get(code) ?? 0) + 1);
+      if (rec.samples.size < 20) rec.samples.add(`${code}: ${String((err as Error).message).slice(0, 120)}`);
       if (token !== undefined && write) rec.uncertain.add(token);
       return undefined;
     }

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RedisSessionStore, type StoreOptions } from '../../src/index.js';
 import type { TestRedis } from './redis.js';
 
@@ -11,7 +11,7 @@ export function openStore(r: TestRedis, options: StoreOptions = {}, protocol: 2 
 }
 
 /** Redis's clock in ms, to check that session times come from the server. */
-export async function redisNow(admin: Redis): Promise<number> {
+export async function redisNow(admin: Redis | Cluster): Promise<number> {
   const [s, us] = (await admin.time()) as unknown as [string | number, string | number];
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }

@@ -1,0 +1,205 @@
+import { Cluster } from 'ioredis';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RedisSessionStore, type CreatedSession } from '../../src/index.js';
+import { startCluster, onEveryMaster, type TestCluster } from '../helpers/cluster.js';
+import { cluster, type Deployment } from '../helpers/deployment.js';
+import { functionalTests } from '../helpers/functional-suite.js';
+import { audit, errorSummary, mixedLoad } from '../helpers/mixed-load.js';
+import { keySlot, waitFor, type TestRedis } from '../helpers/redis.js';
+import { migrateSlot } from '../helpers/reshard.js';
+
+// One real cluster (3 masters, 3 replicas, cluster-node-timeout 1 s) for this whole file: the
+// core functional suite, then cluster-only checks, a live reshard, and last a master failover.
+const test = suite('cluster (3 masters + 3 replicas)');
+let c: TestCluster;
+let d: Deployment;
+const fileStarted = performance.now();
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+const dataKey = (token: string) => `session:{${token.slice(0, 22)}}:d`;
+const indexKey = (token: string) => `session:{${token.slice(0, 22)}}:x`;
+
+test.before(async () => {
+  const started = performance.now();
+  c = await startCluster({ nodeTimeout: 1000 });
+  d = cluster(c);
+  console.log(`    cluster of 6 redis-server processes up in ${(performance.now() - started).toFixed(0)} ms`);
+});
+
+if (!process.env.SKIP_FUNCTIONAL) functionalTests(test, () => d);
+
+/** The master that serves a key's slot, asked from the cluster itself. */
+async function masterOfKey(key: string): Promise<TestRedis> {
+  return c.masterOf(await keySlot(c.nodes[0]!.admin, key));
+}
+
+test('users spread over all three masters; all of a user\'s keys share one slot (CLUSTER KEYSLOT)', async () => {
+  const store = await d.open({}, 3);
+  try {
+    const byMaster = new Map<number, number>();
+    for (let u = 0; u < 60; u++) {
+      const s = await store.createSession({ id: `spread-${u}`, username: 'u' });
+      const admin = c.nodes[0]!.admin;
+      assert.is(await keySlot(admin, dataKey(s.token)), await keySlot(admin, indexKey(s.token)));
+      const master = await masterOfKey(dataKey(s.token));
+      assert.is(await master.admin.exists(dataKey(s.token), indexKey(s.token)), 2, 'both keys on the master that owns the slot');
+      byMaster.set(master.port, (byMaster.get(master.port) ?? 0) + 1);
+    }
+    assert.is(byMaster.size, 3, `users on ${byMaster.size} masters: ${JSON.stringify([...byMaster])}`);
+  } finally {
+    await store.close();
+  }
+});
+
+test('getSessions: one pipeline per master, sent in parallel, results in input order; NOSCRIPT on one node recovered', async () => {
+  const client = new Cluster(c.seeds);
+  let pipelines = 0;
+  const pipeline = client.pipeline.bind(client);
+  client.pipeline = ((...args: Parameters<typeof pipeline>) => {
+    pipelines++;
+    return pipeline(...args);
+  }) as typeof client.pipeline;
+  const store = await RedisSessionStore.connect({ redis: client });
+  try {
+    const made: CreatedSession[] = [];
+    for (let u = 0; u < 45; u++) made.push(await store.createSession({ id: `batch-${u}`, username: 'b' }));
+    const masters = new Set(await Promise.all(made.map(async (s) => (await masterOfKey(dataKey(s.token))).port)));
+    assert.is(masters.size, 3);
+    const tokens = [...made.map((s) => s.token)].reverse();
+    tokens.splice(7, 0, 'not-a-token', made[0]!.token.slice(0, 23) + 'A'.repeat(43));
+
+    pipelines = 0;
+    const got = await store.getSessions(tokens);
+    assert.is(pipelines, 3, 'one pipeline per master');
+    assert.equal(got.map((s) => s?.id ?? null), tokens.map((t) => made.find((m) => m.token === t)?.id ?? null));
+
+    // One master loses its script cache (a restart or failover would do the same).
+    const victim = await masterOfKey(dataKey(made[0]!.token));
+    await victim.admin.script('FLUSH');
+    const reloads: string[] = [];
+    store.onScriptReload = (name) => reloads.push(name);
+    const again = await store.getSessions(tokens);
+    assert.equal(again.map((s) => s?.id ?? null), got.map((s) => s?.id ?? null));
+    assert.ok(reloads.length >= 1 && reloads.every((n) => n === 'getSession'), `reloads: ${reloads.join(',')}`);
+  } finally {
+    await store.close();
+    client.disconnect();
+  }
+});
+
+test('connect: cluster seeds, or a comma-separated REDIS_URL in fromEnv', async () => {
+  const fromEnv = await RedisSessionStore.fromEnv({ REDIS_URL: d.envUrl });
+  const direct = await RedisSessionStore.connect({ cluster: [c.seeds[0]!] });
+  try {
+    assert.is(fromEnv.options.topology.kind, 'cluster');
+    const s = await fromEnv.createSession({ id: 'env-user', username: 'e' });
+    assert.is((await direct.getSession(s.token))?.id, s.id, 'a second store on one seed sees it');
+    assert.ok(await direct.destroySession(s.token));
+    assert.is(await fromEnv.getSession(s.token), null);
+  } finally {
+    await fromEnv.close();
+    await direct.close();
+  }
+});
+
+test('live reshard under a mixed load: sessions in moved slots stay readable, destroyed stay gone, callers see no errors', async () => {
+  const store = await d.open({ commandTimeout: 1000 }, 3);
+  try {
+    // Sessions exist before the move, in slots of every master.
+    const before: CreatedSession[] = [];
+    for (let u = 0; u < 200; u++) before.push(await store.createSession({ id: `load-user-${u}`, username: 'load' }));
+    const masters = await c.masters();
+    const from = await masterOfKey(dataKey(before[0]!.token));
+    const to = masters.find((m) => m !== from)!;
+    const slots = new Set<number>();
+    for (const s of before) {
+      const slot = await keySlot(c.nodes[0]!.admin, dataKey(s.token));
+      if ((await c.masterOf(slot)) === from) slots.add(slot);
+    }
+    let keysMoved = 0;
+    let moveMs = 0;
+    const moving = (async () => {
+      await sleep(300);
+      const started = performance.now();
+      for (const slot of slots) keysMoved += await migrateSlot(c, slot, from, to);
+      moveMs = performance.now() - started;
+      await sleep(300);
+    })();
+    const rec = await mixedLoad({ store, workers: 16, users: 200, until: moving, batches: true });
+    await moving;
+    for (const s of before) if (!rec.destroyed.has(s.token) && !rec.uncertain.has(s.token)) rec.created.set(s.token, s.userId);
+    const result = await audit(store, rec);
+    console.log(
+      `    reshard: ${slots.size} slots (${keysMoved} keys) moved in ${moveMs.toFixed(0)} ms under ${rec.ops} ops; ` +
+        `checked ${result.checked}, lost ${result.lost}, resurrected ${result.resurrected}, unindexed ${result.unindexed}, ` +
+        `false "not found" ${rec.falseAbsent}, errors ${errorSummary(rec.errors)}, max call ${rec.maxCallMs.toFixed(0)} ms`,
+    );
+    if (rec.samples.size > 0) console.log(`      ${[...rec.samples].join('\n      ')}`);
+    for (const slot of slots) assert.is((await c.masterOf(slot)).port, to.port, `slot ${slot} now on the target`);
+    assert.ok(keysMoved > 0 && slots.size > 10, `${slots.size} slots, ${keysMoved} keys`);
+    assert.is(result.lost, 0);
+    assert.is(result.resurrected, 0);
+    assert.is(result.unindexed, 0);
+    assert.is(rec.falseAbsent, 0);
+    assert.is(errorSummary(rec.errors), 'none');
+  } finally {
+    await store.close();
+  }
+});
+
+test('master failover (kill -9) under load with waitForReplicas: recovers without a restart, 0 acknowledged lost', async () => {
+  const store = await d.open({ commandTimeout: 1000, waitForReplicas: { replicas: 1, timeout: 500 } }, 3);
+  const calls: { ended: number; ok: boolean }[] = [];
+  let killedAt = 0;
+  let promotedAt = 0;
+  let rejoinedAt = 0;
+  try {
+    const victim = (await c.masters())[0]!;
+    const fault = (async () => {
+      await sleep(1000);
+      killedAt = performance.now();
+      await victim.kill();
+      // The victim's replica takes over its slots.
+      const witness = c.nodes.find((n) => n !== victim)!;
+      await waitFor(async () => (await c.masters()).length === 3 && String(await witness.admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'), 15_000, 50);
+      promotedAt = performance.now();
+      // The old master comes back (same nodes.conf) as a replica of the new one; writes are confirmed again.
+      await victim.restart();
+      await c.waitHealthy(20_000);
+      rejoinedAt = performance.now();
+      await sleep(1000);
+    })();
+    const rec = await mixedLoad({ store, workers: 16, users: 200, until: fault, onCall: (_s, ended, ok) => calls.push({ ended, ok }) });
+    await fault;
+    const result = await audit(store, rec);
+    const after = calls.filter((x) => x.ended >= killedAt && x.ok).map((x) => x.ended);
+    let stall = after.length > 0 ? after[0]! - killedAt : Infinity;
+    for (let i = 1; i < after.length; i++) stall = Math.max(stall, after[i]! - after[i - 1]!);
+    const failed = calls.filter((x) => !x.ok).length;
+    console.log(
+      `    cluster failover: promoted ${(promotedAt - killedAt).toFixed(0)} ms after kill -9, old master back as replica at ` +
+        `${(rejoinedAt - killedAt).toFixed(0)} ms; ${rec.ops} ops, ${failed} failed calls (${errorSummary(rec.errors)}), ` +
+        `longest stall without any success ${stall.toFixed(0)} ms, max call ${rec.maxCallMs.toFixed(0)} ms; ` +
+        `checked ${result.checked}, lost ${result.lost}, resurrected ${result.resurrected}, unindexed ${result.unindexed}, false "not found" ${rec.falseAbsent}`,
+    );
+    if (rec.samples.size > 0) console.log(`      ${[...rec.samples].join('\n      ')}`);
+    for (const code of rec.errors.keys()) assert.ok(code.startsWith('STORE_'), `typed errors only, got ${code}`);
+    assert.ok(result.checked > 100, `checked ${result.checked}`);
+    assert.is(result.lost, 0, 'every write confirmed by a replica survived the failover');
+    assert.is(result.resurrected, 0);
+    assert.is(result.unindexed, 0);
+    assert.is(rec.falseAbsent, 0);
+    // Recovered without a restart: the same store serves every user again.
+    const fresh = await Promise.all(Array.from({ length: 60 }, (_, u) => store.createSession({ id: `after-${u}`, username: 'a' })));
+    assert.is((await store.getSessions(fresh.map((s) => s.token))).filter(Boolean).length, 60);
+  } finally {
+    await store.close();
+  }
+});
+
+test.after(async () => {
+  await c?.stop();
+  console.log(`    cluster file: ${((performance.now() - fileStarted) / 1000).toFixed(1)} s`);
+});
+
+test.run();
