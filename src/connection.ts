@@ -18,7 +18,7 @@ export function clientOptions(options: ResolvedOptions): RedisOptions {
     // where ioredis would arm one per command), for its own clients and a caller's alike.
     // One retry: queued commands fail at the next failed reconnect instead of piling up.
     maxRetriesPerRequest: 1,
-    connectTimeout: Math.max(options.commandTimeout, 2000),
+    connectTimeout: connectBudget(options),
     keepAlive: 10_000,
     // Reconnect quickly: service should be back within a second of Redis coming back.
     retryStrategy: (times: number) => Math.min(times * 50, 500),
@@ -79,8 +79,9 @@ function newClient(options: ResolvedOptions): Redis | Cluster {
       sentinels: t.sentinels,
       name: t.name,
       role: 'master',
-      // Sentinels announce +switch-master: follow a failover at once instead of at the next error.
-      failoverDetector: true,
+      // No failoverDetector: its Sentinel connections outlive quit() in a race and print to the
+      // console. A failover reaches the client anyway: the old master dies or, demoted, drops
+      // its clients (and READONLY reconnects), and the reconnect asks the Sentinels again.
       sentinelRetryStrategy: (times: number) => Math.min(times * 50, 500),
       ...options.redisOptions,
     });
@@ -88,31 +89,51 @@ function newClient(options: ResolvedOptions): Redis | Cluster {
   return new Redis(t.url, clientOptions(options));
 }
 
-export async function openClients(options: ResolvedOptions): Promise<Client[]> {
-  const clients = Array.from({ length: options.maxConnections }, () => {
+export async function openClients(options: ResolvedOptions, count: number): Promise<Client[]> {
+  let lastError: unknown;
+  const clients = Array.from({ length: count }, () => {
     const client = newClient(options);
     // Without a listener ioredis prints connection errors to the console; the library never
     // does. Each failing call reports its own typed error, and healthCheck reports the state.
-    client.on('error', ignore);
+    client.on('error', (err: unknown) => (lastError = err));
     return client;
   });
+  // ioredis keeps retrying some failures (a Sentinel group it cannot resolve, a cluster that is
+  // down) without rejecting connect(): the store gives up after the connect budget.
+  const budget = connectBudget(options);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ConnectTimeout()), budget);
+  });
   try {
-    await Promise.all(clients.map((c) => c.connect()));
+    await Promise.race([Promise.all(clients.map((c) => c.connect())), expired]);
   } catch (err) {
     clients.forEach((c) => c.disconnect());
-    throw classifyConnectError(err, options.url);
+    const cause = err instanceof ConnectTimeout && lastError !== undefined ? lastError : err;
+    throw classifyConnectError(cause, options.url, err instanceof ConnectTimeout ? budget : undefined);
+  } finally {
+    clearTimeout(timer);
+    clients.forEach((c) => c.removeAllListeners('error').on('error', ignore));
   }
   return clients;
 }
 
+class ConnectTimeout extends Error {}
+
+function connectBudget(options: ResolvedOptions): number {
+  return Math.max(options.commandTimeout, 2000);
+}
+
 function ignore(): void {}
 
-function classifyConnectError(err: unknown, url: string): Error {
+function classifyConnectError(err: unknown, target: string, timedOutMs?: number): Error {
   const typed = classifyError(err);
-  if (typed.code !== 'STORE_ERROR') return typed;
+  if (typed.code !== 'STORE_ERROR' && typed.code !== 'STORE_UNAVAILABLE') return typed;
   // Never echo the URL's password.
-  const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
-  return new StoreUnavailableError(`could not connect to Redis at ${safeUrl}`, { cause: err });
+  const safe = target.replace(/\/\/[^@/]*@/, '//***@');
+  const why = err instanceof ConnectTimeout ? '' : `: ${(err as Error).message}`;
+  const within = timedOutMs === undefined ? '' : ` within ${timedOutMs} ms`;
+  return new StoreUnavailableError(`could not connect to Redis at ${safe}${within}${why}`, { cause: err });
 }
 
 /** Rejects a caller's client whose own keyPrefix would move the hash tag. */

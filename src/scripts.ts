@@ -49,6 +49,9 @@ export class ScriptRunner {
   onReload: ((script: ScriptName) => void) | undefined;
 
   private readonly deadlines: Deadlines;
+  /** Per connection (and cluster node) whose last WAIT fell short: until when writes skip WAIT, and whether one is probing. */
+  private readonly shortOfReplicas = new Map<string, { until: number; probing: boolean }>();
+  private readonly clientIds = new Map<Client, number>();
 
   constructor(timeoutMs: number) {
     this.deadlines = new Deadlines(timeoutMs);
@@ -151,13 +154,40 @@ export class ScriptRunner {
    * Runs a write and `WAIT`s for replicas in the same round trip, on the connection (the node)
    * that ran it. Rejects StoreReplicationError when too few replicas confirm in time.
    */
-  runConfirmed(client: Client, call: ScriptCall, wait: WaitForReplicas): Promise<unknown> {
-    return this.bounded(this.sendConfirmed(client, call, wait));
+  runConfirmed(client: Client, call: ScriptCall, wait: WaitForReplicas, unblocked: Client): Promise<unknown> {
+    return this.bounded(this.sendConfirmed(client, call, wait, unblocked));
   }
 
-  private async sendConfirmed(client: Client, call: ScriptCall, wait: WaitForReplicas): Promise<unknown> {
+  private async sendConfirmed(client: Client, call: ScriptCall, wait: WaitForReplicas, unblocked: Client): Promise<unknown> {
+    // WAIT blocks its connection: while replicas are missing, each one holds every later command
+    // on it for the whole timeout. After a short WAIT, writes to that node skip WAIT and go on a
+    // connection without WAITs queued (applied, reported unconfirmed at once) until the timeout
+    // has passed again; then one write tries WAIT again.
+    const route = this.routeOf(client, call);
+    const short = this.shortOfReplicas.get(route);
+    if (short !== undefined && (short.probing || performance.now() < short.until)) {
+      await this.send(unblocked, call);
+      throw new StoreReplicationError(wait.replicas, 0);
+    }
+    // Past the window, one write at a time probes with WAIT; the rest still skip it.
+    if (short !== undefined) short.probing = true;
+    try {
+      return await this.writeConfirmed(client, call, wait, route, unblocked);
+    } finally {
+      if (short !== undefined) short.probing = false;
+    }
+  }
+
+  private async writeConfirmed(client: Client, call: ScriptCall, wait: WaitForReplicas, route: string, unblocked: Client): Promise<unknown> {
     let [result, acked] = await this.writeAndWait(client, call, wait, false);
     if (isNoScript(result)) {
+      // A new master (failover) lacks the scripts, and often replicas too: when this WAIT
+      // already fell short, do not queue a second one behind it.
+      if (typeof acked === 'number' && acked < wait.replicas) {
+        this.shortOfReplicas.set(route, { until: performance.now() + wait.timeout, probing: false });
+        await this.reload(unblocked, call);
+        throw new StoreReplicationError(wait.replicas, acked);
+      }
       this.onReload?.(call.script);
       [result, acked] = await this.writeAndWait(client, call, wait, true);
     }
@@ -169,8 +199,20 @@ export class ScriptRunner {
     }
     if (result instanceof Error) throw result;
     if (acked instanceof Error) throw acked;
-    if (Number(acked) < wait.replicas) throw new StoreReplicationError(wait.replicas, Number(acked));
+    if (Number(acked) < wait.replicas) {
+      this.shortOfReplicas.set(route, { until: performance.now() + wait.timeout, probing: false });
+      throw new StoreReplicationError(wait.replicas, Number(acked));
+    }
+    this.shortOfReplicas.delete(route);
     return result;
+  }
+
+  /** The node a call's WAIT runs on: the slot's master on a cluster, else the connection. */
+  private routeOf(client: Client, call: ScriptCall): string {
+    let id = this.clientIds.get(client);
+    if (id === undefined) this.clientIds.set(client, (id = this.clientIds.size));
+    const node = client.isCluster ? ((client as Cluster).slots[calculateSlot(call.keys[0]!)]?.[0] ?? '') : '';
+    return `${id}/${node}`;
   }
 
   /** [the script's reply or error, WAIT's reply or error] from one pipeline. */

@@ -47,6 +47,8 @@ export class RedisSessionStore {
 
   private constructor(
     private readonly clients: readonly Client[],
+    /** With waitForReplicas, writes go on their own connection: WAIT blocks the one it is sent on. */
+    private readonly writer: Client | undefined,
     private readonly ownsClients: boolean,
     readonly options: Readonly<ResolvedOptions>,
   ) {
@@ -76,11 +78,13 @@ export class RedisSessionStore {
     const resolved = resolveOptions(options, env);
     const given = options.redis;
     if (given !== undefined) checkCallerClient(given);
-    const clients: Client[] = given !== undefined ? [given] : await openClients(resolved);
-    const store = new RedisSessionStore(clients, given === undefined, resolved);
+    const confirmed = resolved.waitForReplicas !== undefined;
+    const clients: Client[] = given !== undefined ? [given] : await openClients(resolved, resolved.maxConnections + (confirmed ? 1 : 0));
+    const writer = !confirmed ? undefined : given !== undefined ? given : clients.pop()!;
+    const store = new RedisSessionStore(clients, writer, given === undefined, resolved);
     try {
       await preflight(clients[0]!, resolved.logger, (p) => store.runner.bounded(p));
-      await Promise.all(clients.map((c) => store.runner.preload(c)));
+      await Promise.all([...new Set([...clients, writer ?? clients[0]!])].map((c) => store.runner.preload(c)));
     } catch (err) {
       await store.close();
       throw classifyError(err);
@@ -282,8 +286,9 @@ export class RedisSessionStore {
     if (this.closed) return;
     this.closed = true;
     if (!this.ownsClients) return;
+    const all = this.writer === undefined ? this.clients : [...this.clients, this.writer];
     await Promise.all(
-      this.clients.map((c) => c.quit().then(() => undefined, () => c.disconnect())),
+      all.map((c) => c.quit().then(() => undefined, () => c.disconnect())),
     );
   }
 
@@ -308,7 +313,7 @@ export class RedisSessionStore {
     const wait = this.options.waitForReplicas;
     if (wait === undefined) return this.run(call);
     this.assertOpen();
-    return this.runner.runConfirmed(this.client(), call, wait);
+    return this.runner.runConfirmed(this.writer!, call, wait, this.client());
   }
 
   private tokenRef(token: unknown, name = 'token'): TokenRef | null {

@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import { RedisSessionStore, type StoreOptions } from '../../src/index.js';
 import { onEveryMaster, type TestCluster } from './cluster.js';
 import { commandCount, type TestRedis } from './redis.js';
+import { MASTER_NAME, type TestSentinel } from './sentinel.js';
 
 /** A running Redis deployment as the functional suite sees it: how to connect, and admin views. */
 export interface Deployment {
@@ -57,5 +58,15 @@ export function cluster(c: TestCluster, base: StoreOptions = {}): Deployment {
     dbsize: () => sum((n) => n.admin.dbsize()),
     connectedClients: () => sum(async (n) => Number(/connected_clients:(\d+)/.exec(await n.admin.info('clients'))![1])),
     configSet: (name, value) => onEveryMaster(c, (a) => a.config('SET', name, value)),
+  };
+}
+
+/** A Sentinel group, before any failover: admin views are the master's. */
+export function sentinel(s: TestSentinel, base: StoreOptions = {}): Deployment {
+  const onMaster = standalone(s.master);
+  return {
+    ...onMaster,
+    open: (options, protocol) => RedisSessionStore.connect(withProtocol({ sentinels: s.sentinels, name: MASTER_NAME, ...base }, options, protocol)),
+    callerClient: (protocol) => new Redis({ sentinels: s.sentinels, name: MASTER_NAME, protocol }),
   };
 }
