@@ -1,4 +1,5 @@
 export { RedisSessionStore, MAX_BATCH } from './store.js';
+export { aclRules } from './acl.js';
 export { DEFAULT_METRICS_PREFIX, type MetricsOptions } from './metrics.js';
 export { DEFAULTS, MAX_TTL_SECONDS, type NodeAddress, type StoreOptions, type StoreEnv, type WaitForReplicas } from './options.js';
 export {

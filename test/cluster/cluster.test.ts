@@ -5,6 +5,7 @@ import { RedisSessionStore, type CreatedSession } from '../../src/index.js';
 import { startCluster, onEveryMaster, type TestCluster } from '../helpers/cluster.js';
 import { cluster, type Deployment } from '../helpers/deployment.js';
 import { functionalTests } from '../helpers/functional-suite.js';
+import { failoverUnderLoad } from '../helpers/failover.js';
 import { audit, errorSummary, mixedLoad } from '../helpers/mixed-load.js';
 import { keySlot, waitFor, type TestRedis } from '../helpers/redis.js';
 import { migrateSlot } from '../helpers/reshard.js';
@@ -149,46 +150,22 @@ test('live reshard under a mixed load: sessions in moved slots stay readable, de
 
 test('master failover (kill -9) under load with waitForReplicas: recovers without a restart, 0 acknowledged lost', async () => {
   const store = await d.open({ commandTimeout: 1000, waitForReplicas: { replicas: 1, timeout: 500 } }, 3);
-  const calls: { ended: number; ok: boolean }[] = [];
-  let killedAt = 0;
-  let promotedAt = 0;
-  let rejoinedAt = 0;
   try {
     const victim = (await c.masters())[0]!;
-    const fault = (async () => {
+    await failoverUnderLoad('cluster', store, async (marks) => {
       await sleep(1000);
-      killedAt = performance.now();
+      marks.killedAt = performance.now();
       await victim.kill();
       // The victim's replica takes over its slots.
       const witness = c.nodes.find((n) => n !== victim)!;
       await waitFor(async () => (await c.masters()).length === 3 && String(await witness.admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'), 15_000, 50);
-      promotedAt = performance.now();
+      marks.promotedAt = performance.now();
       // The old master comes back (same nodes.conf) as a replica of the new one; writes are confirmed again.
       await victim.restart();
       await c.waitHealthy(20_000);
-      rejoinedAt = performance.now();
+      marks.rejoinedAt = performance.now();
       await sleep(1000);
-    })();
-    const rec = await mixedLoad({ store, workers: 16, users: 200, until: fault, onCall: (_s, ended, ok) => calls.push({ ended, ok }) });
-    await fault;
-    const result = await audit(store, rec);
-    const after = calls.filter((x) => x.ended >= killedAt && x.ok).map((x) => x.ended);
-    let stall = after.length > 0 ? after[0]! - killedAt : Infinity;
-    for (let i = 1; i < after.length; i++) stall = Math.max(stall, after[i]! - after[i - 1]!);
-    const failed = calls.filter((x) => !x.ok).length;
-    console.log(
-      `    cluster failover: promoted ${(promotedAt - killedAt).toFixed(0)} ms after kill -9, old master back as replica at ` +
-        `${(rejoinedAt - killedAt).toFixed(0)} ms; ${rec.ops} ops, ${failed} failed calls (${errorSummary(rec.errors)}), ` +
-        `longest stall without any success ${stall.toFixed(0)} ms, max call ${rec.maxCallMs.toFixed(0)} ms; ` +
-        `checked ${result.checked}, lost ${result.lost}, resurrected ${result.resurrected}, unindexed ${result.unindexed}, false "not found" ${rec.falseAbsent}`,
-    );
-    if (rec.samples.size > 0) console.log(`      ${[...rec.samples].join('\n      ')}`);
-    for (const code of rec.errors.keys()) assert.ok(code.startsWith('STORE_'), `typed errors only, got ${code}`);
-    assert.ok(result.checked > 100, `checked ${result.checked}`);
-    assert.is(result.lost, 0, 'every write confirmed by a replica survived the failover');
-    assert.is(result.resurrected, 0);
-    assert.is(result.unindexed, 0);
-    assert.is(rec.falseAbsent, 0);
+    });
     // Recovered without a restart: the same store serves every user again.
     const fresh = await Promise.all(Array.from({ length: 60 }, (_, u) => store.createSession({ id: `after-${u}`, username: 'a' })));
     assert.is((await store.getSessions(fresh.map((s) => s.token))).filter(Boolean).length, 60);

@@ -317,11 +317,15 @@ export function functionalTests(test: Test, d: () => Deployment, protocol: 2 | 3
     assert.equal(await own.healthCheck().then((h) => [h.healthy, h.error]), [false, 'STORE_CLOSED']);
 
     const mine = d().callerClient(protocol);
-    const adopted = await RedisSessionStore.connect({ redis: mine });
-    const s = await adopted.createSession(alice);
-    await adopted.close();
-    assert.is(await mine.exists(`session:{${s.token.slice(0, 22)}}:d`), 1, 'caller client still usable');
-    mine.disconnect();
+    try {
+      const adopted = await RedisSessionStore.connect({ redis: mine });
+      const s = await adopted.createSession(alice);
+      await adopted.close();
+      assert.is(await mine.ping(), 'PONG', 'caller client still usable');
+      assert.is(await d().admin.exists(`session:{${s.token.slice(0, 22)}}:d`), 1);
+    } finally {
+      mine.disconnect();
+    }
   });
 
   test('fromEnv reads exactly its variables; malformed ones are ConfigurationError', async () => {

@@ -1,0 +1,40 @@
+import { keyPrefixOption } from './options.js';
+
+/**
+ * The least privilege the store's Redis user needs. Redis checks ACLs on the commands a script
+ * runs too, so the commands inside the Lua scripts are listed one by one.
+ */
+export const SCRIPT_COMMANDS = [
+  'hget', 'hmget', 'hset', 'hdel', 'del', 'pexpireat', 'pexpiretime', 'time',
+  'zadd', 'zcard', 'zcount', 'zrange', 'zrangebyscore', 'zrem', 'zremrangebyscore',
+] as const;
+
+/** What the client itself sends, with the reason for each. */
+export const CLIENT_COMMANDS = [
+  'evalsha', // every operation
+  'eval', // the fallback after NOSCRIPT (restart, failover)
+  'script|load', // loading scripts at connect; SCRIPT FLUSH and KILL stay refused
+  'ping', // healthCheck
+  'info', // ioredis's ready check and the store's version and eviction-policy check
+  'hello', // RESP3 (ioredis 6's default protocol)
+  'wait', // waitForReplicas
+  'cluster|slots', // a Cluster client's slot table
+  'cluster|info', // a Cluster client's ready check
+  'asking', // following ASK redirects while a slot migrates
+] as const;
+
+/** Escapes glob characters so a key prefix matches only itself in an ACL key pattern. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The ACL rules (after `ACL SETUSER <name> on ><password>`) for a user that can run the store
+ * on keys under `keyPrefixes` and nothing else: no other keys, no channels, no FLUSHALL,
+ * CONFIG, KEYS, SCRIPT FLUSH or other administrative command.
+ */
+export function aclRules(keyPrefixes: readonly string[] = ['session:']): string[] {
+  if (!Array.isArray(keyPrefixes) || keyPrefixes.length === 0) throw new TypeError('keyPrefixes: expected a non-empty array');
+  const keys = keyPrefixes.map((p) => `~${globEscape(keyPrefixOption(p, 'keyPrefixes'))}*`);
+  return ['resetkeys', ...keys, 'resetchannels', '-@all', ...[...CLIENT_COMMANDS, ...SCRIPT_COMMANDS].map((c) => `+${c}`)];
+}

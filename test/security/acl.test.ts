@@ -1,0 +1,103 @@
+import { Redis } from 'ioredis';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { aclRules, RedisSessionStore, StoreAuthError } from '../../src/index.js';
+import { rejects } from '../helpers/assert.js';
+import { standalone, type Deployment } from '../helpers/deployment.js';
+import { functionalTests } from '../helpers/functional-suite.js';
+import { startRedis, waitFor, type TestRedis } from '../helpers/redis.js';
+
+// The whole functional suite as a least-privilege ACL user (aclRules), then what that user
+// cannot do, and how a wrong password fails.
+const USER = 'sessions';
+const PASSWORD = 'correct horse battery staple';
+// The prefixes the functional suite uses: the default, and two it sets on purpose.
+const PREFIXES = ['session:', 'myapp:s:', 'env:'];
+
+const test = suite('ACL user (aclRules)');
+let r: TestRedis;
+let d: Deployment;
+
+test.before(async () => {
+  r = await startRedis();
+  await r.admin.call('ACL', 'SETUSER', USER, 'reset', 'on', `>${PASSWORD}`, ...aclRules(PREFIXES));
+  d = standalone(r, { username: USER, password: PASSWORD });
+});
+
+functionalTests(test, () => d);
+
+test('the store user is refused FLUSHALL, CONFIG, KEYS, SCRIPT FLUSH, SCAN, SHUTDOWN and keys outside its prefix', async () => {
+  const client = new Redis(r.url, { username: USER, password: PASSWORD, maxRetriesPerRequest: 1 });
+  try {
+    const refused: [string, ...(string | number)[]][] = [
+      ['FLUSHALL'], ['FLUSHDB'], ['CONFIG', 'GET', 'maxmemory'], ['KEYS', '*'], ['SCRIPT', 'FLUSH'], ['SCRIPT', 'KILL'],
+      ['SCAN', 0], ['SHUTDOWN'], ['ACL', 'LIST'], ['MONITOR'], ['SUBSCRIBE', 'x'],
+      ['GET', 'other:key'], ['SET', 'other:key', 'v'], ['HSET', 'users:1', 'a', 'b'],
+    ];
+    for (const [command, ...args] of refused) {
+      const err = await client.call(command, ...args).then(() => null, (e: Error) => e);
+      assert.ok(err && /NOPERM/.test(err.message), `${command} ${args.join(' ')}: ${err?.message ?? 'allowed'}`);
+    }
+    // EVAL is allowed, but a script runs with the user's permissions: no other command, no other key.
+    for (const key of ['session:x', 'other:key']) {
+      const err = await client.eval("return redis.call('GET', KEYS[1])", 1, key).then(() => null, (e: Error) => e);
+      assert.match(String(err?.message), /NOPERM|can't run this command/, key);
+    }
+    const err = await client.eval("return redis.call('HGET', KEYS[1], 'f')", 1, 'other:key').then(() => null, (e: Error) => e);
+    assert.match(String(err?.message), /NOPERM|can't access/);
+    assert.is(await r.admin.dbsize(), 0, 'nothing written');
+  } finally {
+    client.disconnect();
+  }
+});
+
+test('a wrong password fails fast with StoreAuthError and does not reconnect', async () => {
+  const connections = async () => Number(/total_connections_received:(\d+)/.exec(await r.admin.info('stats'))![1]);
+  const before = await connections();
+  const started = performance.now();
+  await rejects(RedisSessionStore.connect({ url: r.url, username: USER, password: 'wrong', maxConnections: 4, metrics: false }), StoreAuthError);
+  const took = performance.now() - started;
+  const attempts = (await connections()) - before;
+  await new Promise((done) => setTimeout(done, 1500));
+  const later = (await connections()) - before - attempts;
+  console.log(`    wrong password: StoreAuthError after ${took.toFixed(0)} ms, ${attempts} connection attempts; ${later} more in the next 1.5 s`);
+  assert.ok(took < 1000, `${took} ms`);
+  assert.ok(attempts <= 4 * 2, `at most one retry per connection, saw ${attempts}`);
+  assert.is(later, 0, 'no reconnects after the failure');
+});
+
+test('credentials revoked while running: calls reject StoreAuthError (never "not found"), reconnects stay slow', async () => {
+  await r.admin.call('ACL', 'SETUSER', 'temp', 'reset', 'on', '>temp-pass', ...aclRules());
+  const store = await RedisSessionStore.connect({ url: r.url, username: 'temp', password: 'temp-pass', metrics: false, commandTimeout: 500 });
+  try {
+    const s = await store.createSession({ id: 'revoked', username: 'r' });
+    const connections = async () => Number(/total_connections_received:(\d+)/.exec(await r.admin.info('stats'))![1]);
+    await r.admin.call('ACL', 'SETUSER', 'temp', 'resetpass', '>rotated');
+    await r.admin.call('CLIENT', 'KILL', 'USER', 'temp');
+    const before = await connections();
+    const errors: string[] = [];
+    const until = performance.now() + 2000;
+    while (performance.now() < until) {
+      const got = await store.getSession(s.token).then(() => 'resolved', (e: { code?: string }) => e.code ?? 'untyped');
+      errors.push(got);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    const reconnects = (await connections()) - before;
+    console.log(`    revoked password: ${errors.length} calls in 2 s, ${reconnects} reconnect attempts; outcomes ${[...new Set(errors)].join(',')}`);
+    assert.not.ok(errors.includes('resolved'), 'never answered as if Redis were fine');
+    assert.ok(errors.every((e) => e.startsWith('STORE_')), errors.join(','));
+    assert.ok(errors.includes('STORE_AUTH'), 'the cause is named');
+    assert.ok(reconnects <= 10, `${reconnects} reconnects in 2 s`);
+    // Credentials restored: the same store recovers.
+    await r.admin.call('ACL', 'SETUSER', 'temp', 'resetpass', '>temp-pass');
+    await waitFor(async () => (await store.getSession(s.token))?.id === s.id, 5000, 50);
+  } finally {
+    await store.close();
+  }
+});
+
+test.after(async () => {
+  await r?.stop();
+});
+
+test.run();
