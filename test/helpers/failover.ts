@@ -23,6 +23,8 @@ export async function failoverUnderLoad(label: string, store: RedisSessionStore,
     workers: 16,
     users: 200,
     until: faulted,
+    // Writes fail fast (StoreReplicationError) while a replica is missing: back off like a client would.
+    pauseAfterErrorMs: 20,
     onCall: (_s, ended, ok, _v, err) => calls.push({ ended, ok, code: (err as { code?: string } | undefined)?.code }),
   });
   await faulted;

@@ -31,6 +31,8 @@ export interface MixedLoadOptions {
   onCall?: (started: number, ended: number, ok: boolean, value: unknown, err: unknown) => void;
   /** Include pipelined getSessions calls. */
   batches?: boolean;
+  /** Pause a worker this long after a failed call, as a real client backs off (default: no pause). */
+  pauseAfterErrorMs?: number;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
       rec.errors.set(code, (rec.errors.get(code) ?? 0) + 1);
       if (rec.samples.size < 20) rec.samples.add(`${code}: ${String((err as Error).message).slice(0, 120)}`);
       if (token !== undefined && write) rec.uncertain.add(token);
+      if (options.pauseAfterErrorMs) await new Promise((done) => setTimeout(done, options.pauseAfterErrorMs));
       return undefined;
     }
   }

@@ -27,6 +27,9 @@ async function killRestartRun(fsync: 'always' | 'everysec'): Promise<{ lost: num
       await sleep(500);
     })();
     const rec = await mixedLoad({ store, workers: WORKERS, users: 200, until: stopped });
+    // The restarted server answers PING while it still loads the AOF (which grows with every
+    // round); audit once it serves commands, or its reads would time out behind the load.
+    await waitFor(async () => (await r.admin.info('persistence')).includes('loading:0') && (await store.healthCheck()).healthy, 20_000, 50);
     const result = await audit(store, rec);
     console.log(
       `    kill -9 x${kills}, appendfsync ${fsync}: ${rec.ops} ops, ${rec.created.size} creates acknowledged, ` +
