@@ -53,6 +53,42 @@ test('option values are checked', () => {
   assert.is(resolveOptions({ absoluteTtl: 7200 }, {}).defaultTtl, 3600);
 });
 
+test('topology: one URL, comma-separated cluster URLs, cluster seeds, Sentinels', () => {
+  assert.equal(resolveOptions({}, { REDIS_URL: 'redis://a:1' }).topology, { kind: 'standalone', url: 'redis://a:1' });
+  const c = resolveOptions({}, { REDIS_URL: 'rediss://u%40x:p%3Aw@a:7000, rediss://b:7001,rediss://c' });
+  assert.equal(c.topology, { kind: 'cluster', nodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }, { host: 'c', port: 6379 }] });
+  assert.equal(c.auth, { username: 'u@x', password: 'p:w', tls: {} }, 'credentials and TLS from the first URL');
+  assert.not.ok(c.url.includes('p:w'), 'the password never appears in the description');
+  const seeds = resolveOptions({ cluster: [{ host: 'n1', port: 6379 }], password: 'pw' }, { REDIS_URL: 'redis://ignored:1' });
+  assert.equal([seeds.topology.kind, seeds.auth], ['cluster', { password: 'pw' }]);
+  const sentinel = resolveOptions({ sentinels: [{ host: 's', port: 26379 }], name: 'mymaster' }, {});
+  assert.equal(sentinel.topology, { kind: 'sentinel', sentinels: [{ host: 's', port: 26379 }], name: 'mymaster' });
+});
+
+test('topology and replication options are checked', () => {
+  const bad: [object, RegExp][] = [
+    [{ url: 'redis://a:1', cluster: [{ host: 'b', port: 1 }] }, /only one of/],
+    [{ cluster: [{ host: 'b', port: 1 }], sentinels: [{ host: 's', port: 1 }], name: 'm' }, /only one of/],
+    [{ cluster: [] }, /non-empty array/],
+    [{ cluster: [{ host: '', port: 1 }] }, /cluster\[0\]\.host/],
+    [{ cluster: [{ host: 'a', port: 70000 }] }, /cluster\[0\]\.port/],
+    [{ sentinels: [{ host: 's', port: 1 }] }, /name/],
+    [{ name: 'm' }, /only used with sentinels/],
+    [{ url: 'redis://a:1,rediss://b:2' }, /all use/],
+    [{ url: 'redis://a:1,ftp://b' }, /url\[1\]/],
+    [{ password: 5 }, /password/],
+    [{ tls: 'yes' }, /tls/],
+    [{ waitForReplicas: { replicas: 0, timeout: 100 } }, /replicas/],
+    [{ waitForReplicas: { replicas: 1, timeout: 1000 } }, /timeout/],
+    [{ waitForReplicas: true }, /waitForReplicas/],
+  ];
+  for (const [options, message] of bad) {
+    const err = throwsType(() => resolveOptions(options as never, {}), ConfigurationError);
+    assert.match(err.message, message, JSON.stringify(options));
+  }
+  assert.equal(resolveOptions({ waitForReplicas: { replicas: 2, timeout: 999 } }, {}).waitForReplicas, { replicas: 2, timeout: 999 });
+});
+
 test.run();
 
 import { isTooOld } from '../../src/connection.js';
