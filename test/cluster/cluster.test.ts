@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RedisSessionStore, type CreatedSession } from '../../src/index.js';
+import { aclRules, RedisSessionStore, type CreatedSession } from '../../src/index.js';
 import { startCluster, onEveryMaster, type TestCluster } from '../helpers/cluster.js';
 import { cluster, type Deployment } from '../helpers/deployment.js';
 import { functionalTests } from '../helpers/functional-suite.js';
@@ -100,6 +100,23 @@ test('connect: cluster seeds, or a comma-separated REDIS_URL in fromEnv', async 
   } finally {
     await fromEnv.close();
     await direct.close();
+  }
+});
+
+test('as an aclRules() user on every node: the cluster client and every operation work', async () => {
+  // ACL users are per node in a cluster: the operator sets the same rules on each.
+  await Promise.all(c.nodes.map((n) => n.admin.call('ACL', 'SETUSER', 'sessions', 'reset', 'on', '>cluster-pass', ...aclRules())));
+  const store = await d.open({ username: 'sessions', password: 'cluster-pass' }, 3);
+  try {
+    const made: CreatedSession[] = [];
+    for (let u = 0; u < 30; u++) made.push(await store.createSession({ id: `acl-${u}`, username: 'a' }));
+    assert.is((await store.getSessions(made.map((m) => m.token))).filter(Boolean).length, 30);
+    assert.ok(await store.refreshSession(made[0]!.token, 60));
+    assert.ok(await store.rotateSession(made[1]!.token));
+    assert.is(await store.destroyUserSessions('acl-2'), 1);
+    assert.is((await store.healthCheck()).healthy, true);
+  } finally {
+    await store.close();
   }
 });
 
