@@ -4,6 +4,9 @@ import { ConfigurationError } from './errors.js';
 import type { MetricsOptions } from './metrics.js';
 import type { Logger } from './types.js';
 
+/** The port of a `redis://` URL that names none. */
+export const DEFAULT_PORT = 6379;
+
 /** Defaults, with their units. */
 export const DEFAULTS = {
   url: 'redis://127.0.0.1:6379',
@@ -247,7 +250,7 @@ function topologyOptions(o: TopologyInput): Pick<ResolvedOptions, 'topology' | '
     const urls = raw.split(',').map((u, i) => urlOption(u, `url[${i}]`));
     const first = urls[0]!;
     if (urls.some((u) => u.protocol !== first.protocol)) throw new ConfigurationError('url', 'cluster URLs must all use redis: or all use rediss:');
-    const nodes = urls.map((u, i) => addresses(`url[${i}]`, [{ host: u.hostname, port: Number(u.port || 6379) }])[0]!);
+    const nodes = urls.map((u, i) => addresses(`url[${i}]`, [{ host: u.hostname, port: Number(u.port || DEFAULT_PORT) }])[0]!);
     const fromUrl = credentialsOf(first);
     return {
       topology: { kind: 'cluster', nodes },

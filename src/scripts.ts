@@ -184,7 +184,7 @@ export class ScriptRunner {
       // A new master (failover) lacks the scripts, and often replicas too: when this WAIT
       // already fell short, do not queue a second one behind it.
       if (typeof acked === 'number' && acked < wait.replicas) {
-        this.shortOfReplicas.set(route, { until: performance.now() + wait.timeout, probing: false });
+        this.markShort(route, wait);
         await this.reload(unblocked, call);
         throw new StoreReplicationError(wait.replicas, acked);
       }
@@ -200,11 +200,15 @@ export class ScriptRunner {
     if (result instanceof Error) throw result;
     if (acked instanceof Error) throw acked;
     if (Number(acked) < wait.replicas) {
-      this.shortOfReplicas.set(route, { until: performance.now() + wait.timeout, probing: false });
+      this.markShort(route, wait);
       throw new StoreReplicationError(wait.replicas, Number(acked));
     }
     this.shortOfReplicas.delete(route);
     return result;
+  }
+
+  private markShort(route: string, wait: WaitForReplicas): void {
+    this.shortOfReplicas.set(route, { until: performance.now() + wait.timeout, probing: false });
   }
 
   /** The node a call's WAIT runs on: the slot's master on a cluster, else the connection. */

@@ -84,7 +84,7 @@ export class RedisSessionStore {
     const store = new RedisSessionStore(clients, writer, given === undefined, resolved);
     try {
       await preflight(clients[0]!, resolved.logger, (p) => store.runner.bounded(p));
-      await Promise.all([...new Set([...clients, writer ?? clients[0]!])].map((c) => store.runner.preload(c)));
+      await Promise.all(store.connections().map((c) => store.runner.preload(c)));
     } catch (err) {
       await store.close();
       throw classifyError(err);
@@ -286,10 +286,14 @@ export class RedisSessionStore {
     if (this.closed) return;
     this.closed = true;
     if (!this.ownsClients) return;
-    const all = this.writer === undefined ? this.clients : [...this.clients, this.writer];
     await Promise.all(
-      all.map((c) => c.quit().then(() => undefined, () => c.disconnect())),
+      this.connections().map((c) => c.quit().then(() => undefined, () => c.disconnect())),
     );
+  }
+
+  /** Every client the store uses, each once (a caller's client may be both reader and writer). */
+  private connections(): Client[] {
+    return this.writer === undefined || this.clients.includes(this.writer) ? [...this.clients] : [...this.clients, this.writer];
   }
 
   private assertOpen(): void {

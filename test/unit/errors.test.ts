@@ -19,7 +19,7 @@ test('cluster clients giving up are StoreUnavailableError; auth refusals are Sto
   for (const message of [
     'Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down',
     'Command aborted due to connection close',
-    'MOVED 1234 127.0.0.1:7000',
+    'MOVED 1234 127.0.0.1:101',
     'TRYAGAIN Multiple keys request during rehashing of slot',
   ]) {
     assert.instance(classifyError(new Error(message)), StoreUnavailableError, message);

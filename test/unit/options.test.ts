@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConfigurationError } from '../../src/errors.js';
-import { DEFAULTS, readEnv, resolveOptions } from '../../src/options.js';
+import { DEFAULT_PORT, DEFAULTS, readEnv, resolveOptions } from '../../src/options.js';
 import { throwsType } from '../helpers/assert.js';
 
 const test = suite('options');
@@ -55,14 +55,15 @@ test('option values are checked', () => {
 
 test('topology: one URL, comma-separated cluster URLs, cluster seeds, Sentinels', () => {
   assert.equal(resolveOptions({}, { REDIS_URL: 'redis://a:1' }).topology, { kind: 'standalone', url: 'redis://a:1' });
-  const c = resolveOptions({}, { REDIS_URL: 'rediss://u%40x:p%3Aw@a:7000, rediss://b:7001,rediss://c' });
-  assert.equal(c.topology, { kind: 'cluster', nodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }, { host: 'c', port: 6379 }] });
+  // Parsing only: no server behind these addresses. A URL without a port gets the default.
+  const c = resolveOptions({}, { REDIS_URL: 'rediss://u%40x:p%3Aw@a:101, rediss://b:102,rediss://c' });
+  assert.equal(c.topology, { kind: 'cluster', nodes: [{ host: 'a', port: 101 }, { host: 'b', port: 102 }, { host: 'c', port: DEFAULT_PORT }] });
   assert.equal(c.auth, { username: 'u@x', password: 'p:w', tls: {} }, 'credentials and TLS from the first URL');
   assert.not.ok(c.url.includes('p:w'), 'the password never appears in the description');
-  const seeds = resolveOptions({ cluster: [{ host: 'n1', port: 6379 }], password: 'pw' }, { REDIS_URL: 'redis://ignored:1' });
+  const seeds = resolveOptions({ cluster: [{ host: 'n1', port: 103 }], password: 'pw' }, { REDIS_URL: 'redis://ignored:1' });
   assert.equal([seeds.topology.kind, seeds.auth], ['cluster', { password: 'pw' }]);
-  const sentinel = resolveOptions({ sentinels: [{ host: 's', port: 26379 }], name: 'mymaster' }, {});
-  assert.equal(sentinel.topology, { kind: 'sentinel', sentinels: [{ host: 's', port: 26379 }], name: 'mymaster' });
+  const sentinel = resolveOptions({ sentinels: [{ host: 's', port: 104 }], name: 'mymaster' }, {});
+  assert.equal(sentinel.topology, { kind: 'sentinel', sentinels: [{ host: 's', port: 104 }], name: 'mymaster' });
 });
 
 test('topology and replication options are checked', () => {
