@@ -70,64 +70,312 @@ export async function fill(n: number, make: (i: number) => Promise<string>): Pro
 
 export const CASES: Case[] = [
   // The store
-  { id: 'store.create', operation: 'create', impl: 'store', op: (c) => () => c.store.createSession(benchUser(uid(c)), { metadata: benchMetadata }) },
-  { id: 'store.get', operation: 'get', impl: 'store', op: (c, w) => { const t = pick(c.pools.storeTokens, w); return () => c.store.getSession(t()); } },
-  { id: 'store.getRolling', operation: 'get (rolling, touch every read)', impl: 'store', op: (c, w) => { const t = pick(c.pools.storeTokens, w); return () => c.rolling.getSession(t()); } },
-  { id: 'store.getSessions10', operation: 'getSessions(10)', impl: 'store', itemsPerOp: 10, op: (c, w) => { const t = pick(c.pools.storeTokens, w); return () => c.store.getSessions(Array.from({ length: 10 }, t)); } },
-  { id: 'store.getSessions100', operation: 'getSessions(100)', impl: 'store', itemsPerOp: 100, op: (c, w) => { const t = pick(c.pools.storeTokens, w); return () => c.store.getSessions(Array.from({ length: 100 }, t)); } },
-  { id: 'store.refresh', operation: 'refresh', impl: 'store', op: (c, w) => { const t = pick(c.pools.storeTokens, w); return () => c.store.refreshSession(t()); } },
-  { id: 'store.updateMetadata', operation: 'updateSessionMetadata', impl: 'store', op: (c, w) => { const t = pick(c.pools.storeTokens, w); let n = 0; return () => c.store.updateSessionMetadata(t(), { page: String(n++ % 100) }); } },
-  { id: 'store.ttl', operation: 'getSessionTtl', impl: 'store', op: (c, w) => { const t = pick(c.pools.storeTokens, w); return () => c.store.getSessionTtl(t()); } },
   {
-    id: 'store.rotate', operation: 'rotate', impl: 'store',
-    refill: (c, n) => fill(Math.min(n, 512), (i) => c.store.createSession(benchUser(1_000_000 + i), { metadata: benchMetadata }).then((s) => s.token)),
+    id: 'store.create',
+    operation: 'create',
+    impl: 'store',
+    op: (c) => () => c.store.createSession(benchUser(uid(c)), { metadata: benchMetadata }),
+  },
+  {
+    id: 'store.get',
+    operation: 'get',
+    impl: 'store',
+    op: (c, w) => {
+      const t = pick(c.pools.storeTokens, w);
+      return () => c.store.getSession(t());
+    },
+  },
+  {
+    id: 'store.getRolling',
+    operation: 'get (rolling, touch every read)',
+    impl: 'store',
+    op: (c, w) => {
+      const t = pick(c.pools.storeTokens, w);
+      return () => c.rolling.getSession(t());
+    },
+  },
+  {
+    id: 'store.getSessions10',
+    operation: 'getSessions(10)',
+    impl: 'store',
+    itemsPerOp: 10,
+    op: (c, w) => {
+      const t = pick(c.pools.storeTokens, w);
+      return () => c.store.getSessions(Array.from({ length: 10 }, t));
+    },
+  },
+  {
+    id: 'store.getSessions100',
+    operation: 'getSessions(100)',
+    impl: 'store',
+    itemsPerOp: 100,
+    op: (c, w) => {
+      const t = pick(c.pools.storeTokens, w);
+      return () => c.store.getSessions(Array.from({ length: 100 }, t));
+    },
+  },
+  {
+    id: 'store.refresh',
+    operation: 'refresh',
+    impl: 'store',
+    op: (c, w) => {
+      const t = pick(c.pools.storeTokens, w);
+      return () => c.store.refreshSession(t());
+    },
+  },
+  {
+    id: 'store.updateMetadata',
+    operation: 'updateSessionMetadata',
+    impl: 'store',
+    op: (c, w) => {
+      const t = pick(c.pools.storeTokens, w);
+      let n = 0;
+      return () => c.store.updateSessionMetadata(t(), { page: String(n++ % 100) });
+    },
+  },
+  {
+    id: 'store.ttl',
+    operation: 'getSessionTtl',
+    impl: 'store',
+    op: (c, w) => {
+      const t = pick(c.pools.storeTokens, w);
+      return () => c.store.getSessionTtl(t());
+    },
+  },
+  {
+    id: 'store.rotate',
+    operation: 'rotate',
+    impl: 'store',
+    refill: (c, n) =>
+      fill(Math.min(n, 512), (i) =>
+        c.store.createSession(benchUser(1_000_000 + i), { metadata: benchMetadata }).then((s) => s.token),
+      ),
     op: (c, w) => {
       let token = c.drain.get('store.rotate')![w]!;
       return () => c.store.rotateSession(token).then((s) => void (token = s!.token));
     },
   },
-  { id: 'store.count', operation: 'count (10 sessions)', impl: 'store', op: (c, w) => { const u = pick(c.pools.listUsers, w); return () => c.store.countUserSessions(u()); } },
-  { id: 'store.list', operation: 'list (10 sessions)', impl: 'store', op: (c, w) => { const u = pick(c.pools.listUsers, w); return () => c.store.listUserSessions(u()); } },
   {
-    id: 'store.destroy', operation: 'destroy', impl: 'store',
-    refill: (c, n) => fill(n, () => c.store.createSession(benchUser(uid(c)), { metadata: benchMetadata }).then((s) => s.token)),
-    op: (c) => { const next = popFrom(c, 'store.destroy'); return () => { const t = next(); return t === undefined ? null : c.store.destroySession(t); }; },
+    id: 'store.count',
+    operation: 'count (10 sessions)',
+    impl: 'store',
+    op: (c, w) => {
+      const u = pick(c.pools.listUsers, w);
+      return () => c.store.countUserSessions(u());
+    },
+  },
+  {
+    id: 'store.list',
+    operation: 'list (10 sessions)',
+    impl: 'store',
+    op: (c, w) => {
+      const u = pick(c.pools.listUsers, w);
+      return () => c.store.listUserSessions(u());
+    },
+  },
+  {
+    id: 'store.destroy',
+    operation: 'destroy',
+    impl: 'store',
+    refill: (c, n) =>
+      fill(n, () => c.store.createSession(benchUser(uid(c)), { metadata: benchMetadata }).then((s) => s.token)),
+    op: (c) => {
+      const next = popFrom(c, 'store.destroy');
+      return () => {
+        const t = next();
+        return t === undefined ? null : c.store.destroySession(t);
+      };
+    },
   },
   // Metrics overhead: the same calls with metrics: false
-  { id: 'bare.create', operation: 'create', impl: 'store (metrics off)', op: (c) => () => c.bare.createSession(benchUser(uid(c)), { metadata: benchMetadata }) },
-  { id: 'bare.get', operation: 'get', impl: 'store (metrics off)', op: (c, w) => { const t = pick(c.pools.storeTokens, w); return () => c.bare.getSession(t()); } },
+  {
+    id: 'bare.create',
+    operation: 'create',
+    impl: 'store (metrics off)',
+    op: (c) => () => c.bare.createSession(benchUser(uid(c)), { metadata: benchMetadata }),
+  },
+  {
+    id: 'bare.get',
+    operation: 'get',
+    impl: 'store (metrics off)',
+    op: (c, w) => {
+      const t = pick(c.pools.storeTokens, w);
+      return () => c.bare.getSession(t());
+    },
+  },
   // The limit a Node client reaches
-  { id: 'raw.setex', operation: 'create', impl: 'raw ioredis', op: (c) => () => c.raw.set(`raw:${uid(c)}`, c.payload, 'EX', TTL) },
-  { id: 'raw.get', operation: 'get', impl: 'raw ioredis', op: (c, w) => { const k = pick(c.pools.rawKeys, w); return () => c.raw.get(k()); } },
-  { id: 'raw.mget10', operation: 'getSessions(10)', impl: 'raw ioredis', itemsPerOp: 10, op: (c, w) => { const k = pick(c.pools.rawKeys, w); return () => c.raw.mget(Array.from({ length: 10 }, k)); } },
-  { id: 'raw.mget100', operation: 'getSessions(100)', impl: 'raw ioredis', itemsPerOp: 100, op: (c, w) => { const k = pick(c.pools.rawKeys, w); return () => c.raw.mget(Array.from({ length: 100 }, k)); } },
+  {
+    id: 'raw.setex',
+    operation: 'create',
+    impl: 'raw ioredis',
+    op: (c) => () => c.raw.set(`raw:${uid(c)}`, c.payload, 'EX', TTL),
+  },
+  {
+    id: 'raw.get',
+    operation: 'get',
+    impl: 'raw ioredis',
+    op: (c, w) => {
+      const k = pick(c.pools.rawKeys, w);
+      return () => c.raw.get(k());
+    },
+  },
+  {
+    id: 'raw.mget10',
+    operation: 'getSessions(10)',
+    impl: 'raw ioredis',
+    itemsPerOp: 10,
+    op: (c, w) => {
+      const k = pick(c.pools.rawKeys, w);
+      return () => c.raw.mget(Array.from({ length: 10 }, k));
+    },
+  },
+  {
+    id: 'raw.mget100',
+    operation: 'getSessions(100)',
+    impl: 'raw ioredis',
+    itemsPerOp: 100,
+    op: (c, w) => {
+      const k = pick(c.pools.rawKeys, w);
+      return () => c.raw.mget(Array.from({ length: 100 }, k));
+    },
+  },
   { id: 'raw.evalsha', operation: 'no-op EVALSHA', impl: 'raw ioredis', op: (c) => () => c.raw.evalsha(c.noopSha, 0) },
   // The naive store, command by command
-  { id: 'naive.create', operation: 'create', impl: 'naive', op: (c) => () => { const i = uid(c); return c.naive.create(benchUser(i).id, expressSession(i, TTL)); } },
-  { id: 'naive.get', operation: 'get', impl: 'naive', op: (c, w) => { const t = pick(c.pools.naiveTokens, w); return () => c.naive.get(t()); } },
-  { id: 'naive.refresh', operation: 'refresh', impl: 'naive', op: (c, w) => { const t = pick(c.pools.naiveTokens, w); return () => c.naive.refresh(t()); } },
-  { id: 'naive.count', operation: 'count (10 sessions)', impl: 'naive', op: (c, w) => { const u = pick(c.pools.naiveListUsers, w); return () => c.naive.count(u()); } },
-  { id: 'naive.list', operation: 'list (10 sessions)', impl: 'naive', op: (c, w) => { const u = pick(c.pools.naiveListUsers, w); return () => c.naive.list(u()); } },
   {
-    id: 'naive.destroy', operation: 'destroy', impl: 'naive',
-    refill: (c, n) => fill(n, () => { const i = uid(c); return c.naive.create(benchUser(i).id, expressSession(i, TTL)); }),
-    op: (c) => { const next = popFrom(c, 'naive.destroy'); return () => { const t = next(); return t === undefined ? null : c.naive.destroy(t); }; },
+    id: 'naive.create',
+    operation: 'create',
+    impl: 'naive',
+    op: (c) => () => {
+      const i = uid(c);
+      return c.naive.create(benchUser(i).id, expressSession(i, TTL));
+    },
+  },
+  {
+    id: 'naive.get',
+    operation: 'get',
+    impl: 'naive',
+    op: (c, w) => {
+      const t = pick(c.pools.naiveTokens, w);
+      return () => c.naive.get(t());
+    },
+  },
+  {
+    id: 'naive.refresh',
+    operation: 'refresh',
+    impl: 'naive',
+    op: (c, w) => {
+      const t = pick(c.pools.naiveTokens, w);
+      return () => c.naive.refresh(t());
+    },
+  },
+  {
+    id: 'naive.count',
+    operation: 'count (10 sessions)',
+    impl: 'naive',
+    op: (c, w) => {
+      const u = pick(c.pools.naiveListUsers, w);
+      return () => c.naive.count(u());
+    },
+  },
+  {
+    id: 'naive.list',
+    operation: 'list (10 sessions)',
+    impl: 'naive',
+    op: (c, w) => {
+      const u = pick(c.pools.naiveListUsers, w);
+      return () => c.naive.list(u());
+    },
+  },
+  {
+    id: 'naive.destroy',
+    operation: 'destroy',
+    impl: 'naive',
+    refill: (c, n) =>
+      fill(n, () => {
+        const i = uid(c);
+        return c.naive.create(benchUser(i).id, expressSession(i, TTL));
+      }),
+    op: (c) => {
+      const next = popFrom(c, 'naive.destroy');
+      return () => {
+        const t = next();
+        return t === undefined ? null : c.naive.destroy(t);
+      };
+    },
   },
   // The same with MULTI/EXEC
-  { id: 'multi.create', operation: 'create', impl: 'MULTI', op: (c) => () => { const i = uid(c); return c.multi.create(benchUser(i).id, expressSession(i, TTL)); } },
   {
-    id: 'multi.destroy', operation: 'destroy', impl: 'MULTI',
-    refill: (c, n) => fill(n, () => { const i = uid(c); return c.multi.create(benchUser(i).id, expressSession(i, TTL)); }),
-    op: (c) => { const next = popFrom(c, 'multi.destroy'); return () => { const t = next(); return t === undefined ? null : c.multi.destroy(t); }; },
+    id: 'multi.create',
+    operation: 'create',
+    impl: 'MULTI',
+    op: (c) => () => {
+      const i = uid(c);
+      return c.multi.create(benchUser(i).id, expressSession(i, TTL));
+    },
+  },
+  {
+    id: 'multi.destroy',
+    operation: 'destroy',
+    impl: 'MULTI',
+    refill: (c, n) =>
+      fill(n, () => {
+        const i = uid(c);
+        return c.multi.create(benchUser(i).id, expressSession(i, TTL));
+      }),
+    op: (c) => {
+      const next = popFrom(c, 'multi.destroy');
+      return () => {
+        const t = next();
+        return t === undefined ? null : c.multi.destroy(t);
+      };
+    },
   },
   // connect-redis 7.1
-  { id: 'cr.set', operation: 'create', impl: 'connect-redis', op: (c) => () => { const i = uid(c); return c.cr.set(randomBytes(24).toString('base64url'), expressSession(i, TTL)); } },
-  { id: 'cr.get', operation: 'get', impl: 'connect-redis', op: (c, w) => { const s = pick(c.pools.crSids, w); return () => c.cr.get(s()); } },
-  { id: 'cr.touch', operation: 'refresh', impl: 'connect-redis', op: (c, w) => { const s = pick(c.pools.crSids, w); const sess = expressSession(0, TTL); return () => c.cr.touch(s(), sess); } },
   {
-    id: 'cr.destroy', operation: 'destroy', impl: 'connect-redis',
-    refill: (c, n) => fill(n, async () => { const sid = randomBytes(24).toString('base64url'); await c.cr.set(sid, expressSession(uid(c), TTL)); return sid; }),
-    op: (c) => { const next = popFrom(c, 'cr.destroy'); return () => { const s = next(); return s === undefined ? null : c.cr.destroy(s); }; },
+    id: 'cr.set',
+    operation: 'create',
+    impl: 'connect-redis',
+    op: (c) => () => {
+      const i = uid(c);
+      return c.cr.set(randomBytes(24).toString('base64url'), expressSession(i, TTL));
+    },
+  },
+  {
+    id: 'cr.get',
+    operation: 'get',
+    impl: 'connect-redis',
+    op: (c, w) => {
+      const s = pick(c.pools.crSids, w);
+      return () => c.cr.get(s());
+    },
+  },
+  {
+    id: 'cr.touch',
+    operation: 'refresh',
+    impl: 'connect-redis',
+    op: (c, w) => {
+      const s = pick(c.pools.crSids, w);
+      const sess = expressSession(0, TTL);
+      return () => c.cr.touch(s(), sess);
+    },
+  },
+  {
+    id: 'cr.destroy',
+    operation: 'destroy',
+    impl: 'connect-redis',
+    refill: (c, n) =>
+      fill(n, async () => {
+        const sid = randomBytes(24).toString('base64url');
+        await c.cr.set(sid, expressSession(uid(c), TTL));
+        return sid;
+      }),
+    op: (c) => {
+      const next = popFrom(c, 'cr.destroy');
+      return () => {
+        const s = next();
+        return s === undefined ? null : c.cr.destroy(s);
+      };
+    },
   },
 ];
 

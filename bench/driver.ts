@@ -18,7 +18,12 @@ const MAX_SAMPLES = 1 << 20;
  * time is up (or the pool runs dry). A call that throws fails the run: a benchmark that counts
  * errors as work measures nothing.
  */
-export async function drive(makeOp: (worker: number) => Op, concurrency: number, durationMs: number, itemsPerOp = 1): Promise<DriveResult> {
+export async function drive(
+  makeOp: (worker: number) => Op,
+  concurrency: number,
+  durationMs: number,
+  itemsPerOp = 1,
+): Promise<DriveResult> {
   const samples = new Float64Array(MAX_SAMPLES);
   let n = 0;
   let ops = 0;
@@ -39,9 +44,16 @@ export async function drive(makeOp: (worker: number) => Op, concurrency: number,
     }
   }
 
-  await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i).catch((err: unknown) => void (failure ??= err))));
+  await Promise.all(
+    Array.from({ length: concurrency }, (_, i) => worker(i).catch((err: unknown) => void (failure ??= err))),
+  );
   if (failure !== undefined) throw failure;
   const elapsed = performance.now() - started;
   const sorted = samples.subarray(0, n).sort();
-  return { perSecond: (ops * itemsPerOp) / (elapsed / 1000), ops, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
+  return {
+    perSecond: (ops * itemsPerOp) / (elapsed / 1000),
+    ops,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+  };
 }

@@ -15,7 +15,12 @@ export const benchMetadata: Record<string, string> = {
 export function expressSession(i: number, ttlSeconds: number): Record<string, unknown> & { cookie: object } {
   const now = Date.now();
   return {
-    cookie: { originalMaxAge: ttlSeconds * 1000, expires: new Date(now + ttlSeconds * 1000).toISOString(), httpOnly: true, path: '/' },
+    cookie: {
+      originalMaxAge: ttlSeconds * 1000,
+      expires: new Date(now + ttlSeconds * 1000).toISOString(),
+      httpOnly: true,
+      path: '/',
+    },
     user: benchUser(i),
     metadata: benchMetadata,
     createdAt: now,

@@ -1,4 +1,12 @@
-import type { LatencyRow, MemoryRow, Plan, ScalingRow, ServerLimitRow, ThroughputRow, UserScalingRow } from './sections.js';
+import type {
+  LatencyRow,
+  MemoryRow,
+  Plan,
+  ScalingRow,
+  ServerLimitRow,
+  ThroughputRow,
+  UserScalingRow,
+} from './sections.js';
 import { COMPARISONS } from './cases.js';
 import { summarize, type Spread } from './stats.js';
 
@@ -35,22 +43,32 @@ export function ratio(results: Results, a: string, b: string, level: number): Sp
   return summarize(x.perRound.map((v, i) => v / (y.perRound[i] ?? NaN)));
 }
 
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a';
 const fmtRatio = (s: Spread | undefined) => (s ? `${fmt(s.median, 2)}x (${fmt(s.min, 2)}-${fmt(s.max, 2)})` : 'n/a');
 
 export function computeTargets(results: Results): TargetRow[] {
   const t: TargetRow[] = [];
   const add = (target: string, goal: number, measured: Spread | undefined, higherIsBetter = true) => {
-    if (measured) t.push({ target, goal, measured, met: higherIsBetter ? measured.median >= goal : measured.median <= goal });
+    if (measured)
+      t.push({ target, goal, measured, met: higherIsBetter ? measured.median >= goal : measured.median <= goal });
   };
   add('getSession vs raw GET @256', 0.85, ratio(results, 'store.get', 'raw.get', 256));
   add('createSession vs raw SET EX @256', 0.6, ratio(results, 'store.create', 'raw.setex', 256));
   add('createSession vs MULTI store @256', 2, ratio(results, 'store.create', 'multi.create', 256));
   add('createSession vs naive store @256', 1.6, ratio(results, 'store.create', 'naive.create', 256));
-  add('getSessions(100) vs MGET(100) @256, sessions/s', 0.5, ratio(results, 'store.getSessions100', 'raw.mget100', 256));
+  add(
+    'getSessions(100) vs MGET(100) @256, sessions/s',
+    0.5,
+    ratio(results, 'store.getSessions100', 'raw.mget100', 256),
+  );
   add('createSession vs naive store @1', 1.5, ratio(results, 'store.create', 'naive.create', 1));
-  for (const [store, cr, label] of [['store.create', 'cr.set', 'create vs connect-redis set'], ['store.get', 'cr.get', 'get vs connect-redis get'],
-    ['store.refresh', 'cr.touch', 'refresh vs connect-redis touch'], ['store.destroy', 'cr.destroy', 'destroy vs connect-redis destroy']] as const) {
+  for (const [store, cr, label] of [
+    ['store.create', 'cr.set', 'create vs connect-redis set'],
+    ['store.get', 'cr.get', 'get vs connect-redis get'],
+    ['store.refresh', 'cr.touch', 'refresh vs connect-redis touch'],
+    ['store.destroy', 'cr.destroy', 'destroy vs connect-redis destroy'],
+  ] as const) {
     for (const level of results.plan.levels) add(`${label} @${level}`, 1, ratio(results, store, cr, level));
   }
   const sizes = [...new Set(results.scaling.rows.map((r) => r.stored))];
@@ -59,13 +77,27 @@ export function computeTargets(results: Results): TargetRow[] {
   for (const op of ['get', 'create']) {
     const a = results.scaling.rows.find((r) => r.stored === last && r.operation === op);
     const b = results.scaling.rows.find((r) => r.stored === first && r.operation === op);
-    if (a && b && first !== last) add(`${op} with ${fmt(last!)} stored vs ${fmt(first!)} stored`, 0.9, summarize([a.perSecond.median / b.perSecond.median]));
+    if (a && b && first !== last)
+      add(
+        `${op} with ${fmt(last!)} stored vs ${fmt(first!)} stored`,
+        0.9,
+        summarize([a.perSecond.median / b.perSecond.median]),
+      );
   }
   const cr = results.memory.find((m) => m.layout.startsWith('connect-redis'));
   for (const m of results.memory.filter((x) => x.layout.startsWith('store'))) {
-    if (cr) add(`bytes per session (${m.layout.slice(7)}) vs connect-redis`, 1.1, summarize([m.bytesPerSession / cr.bytesPerSession]), false);
+    if (cr)
+      add(
+        `bytes per session (${m.layout.slice(7)}) vs connect-redis`,
+        1.1,
+        summarize([m.bytesPerSession / cr.bytesPerSession]),
+        false,
+      );
   }
-  for (const [op, bare, store] of [['get', 'bare.get', 'store.get'], ['create', 'bare.create', 'store.create']] as const) {
+  for (const [op, bare, store] of [
+    ['get', 'bare.get', 'store.get'],
+    ['create', 'bare.create', 'store.create'],
+  ] as const) {
     const r = ratio(results, store, bare, 256);
     if (r) add(`metrics overhead on ${op} @256 (store with metrics / without)`, 0.95, r);
   }
@@ -77,11 +109,18 @@ export function renderMarkdown(results: Results): string {
   const m = results.machine;
   const out: string[] = [];
   out.push(`# Benchmark results\n`);
-  out.push(`${results.startedAt} | ${m.cpus} x ${m.cpuModel} | Node ${m.node} | Redis ${m.redis} | ioredis ${m.ioredis} | connect-redis ${m.connectRedis}`);
-  out.push(`\n${results.plan.rounds} round(s) of ${results.plan.durationMs} ms per case and level, cases interleaved; figures are medians, ranges are min-max over rounds. Payload: user ~100 B, 2 metadata entries ~100 B (${results.payloadBytes} B as connect-redis JSON).\n`);
+  out.push(
+    `${results.startedAt} | ${m.cpus} x ${m.cpuModel} | Node ${m.node} | Redis ${m.redis} | ioredis ${m.ioredis} | connect-redis ${m.connectRedis}`,
+  );
+  out.push(
+    `\n${results.plan.rounds} round(s) of ${results.plan.durationMs} ms per case and level, cases interleaved; figures are medians, ranges are min-max over rounds. Payload: user ~100 B, 2 metadata entries ~100 B (${results.payloadBytes} B as connect-redis JSON).\n`,
+  );
 
   out.push(`## Targets\n\n| target | goal | measured (median, range) | |\n| --- | --- | --- | --- |`);
-  for (const t of targets) out.push(`| ${t.target} | ${t.target.startsWith('bytes') ? '<=' : '>='} ${fmt(t.goal, 2)} | ${fmtRatio(t.measured)} | ${t.met ? 'met' : '**missed**'} |`);
+  for (const t of targets)
+    out.push(
+      `| ${t.target} | ${t.target.startsWith('bytes') ? '<=' : '>='} ${fmt(t.goal, 2)} | ${fmtRatio(t.measured)} | ${t.met ? 'met' : '**missed**'} |`,
+    );
 
   out.push(`\n## Throughput (operations per second; getSessions and MGET count sessions)\n`);
   const levels = results.plan.levels;
@@ -105,30 +144,47 @@ export function renderMarkdown(results: Results): string {
       const s = row(results, store, levels[0]!);
       const base = row(results, b, levels[0]!);
       if (!s || !base) continue;
-      out.push(`| ${s.impl}: ${s.operation} | ${base.impl}: ${base.operation} | ${levels.map((l) => fmtRatio(ratio(results, store, b, l))).join(' | ')} |`);
+      out.push(
+        `| ${s.impl}: ${s.operation} | ${base.impl}: ${base.operation} | ${levels.map((l) => fmtRatio(ratio(results, store, b, l))).join(' | ')} |`,
+      );
     }
   }
 
-  out.push(`\n## Latency, one call at a time (tinybench)\n\n| task | p50 ms | p99 ms | ops/s | samples |\n| --- | --- | --- | --- | --- |`);
-  for (const l of results.latency) out.push(`| ${l.name} | ${fmt(l.p50Ms, 3)} | ${fmt(l.p99Ms, 3)} | ${fmt(l.opsPerSec)} | ${l.samples} |`);
+  out.push(
+    `\n## Latency, one call at a time (tinybench)\n\n| task | p50 ms | p99 ms | ops/s | samples |\n| --- | --- | --- | --- | --- |`,
+  );
+  for (const l of results.latency)
+    out.push(`| ${l.name} | ${fmt(l.p50Ms, 3)} | ${fmt(l.p99Ms, 3)} | ${fmt(l.opsPerSec)} | ${l.samples} |`);
 
-  out.push(`\n## The server's own limit (redis-benchmark, 50 clients, same value size)\n\n| command | pipeline | requests/s |\n| --- | --- | --- |`);
+  out.push(
+    `\n## The server's own limit (redis-benchmark, 50 clients, same value size)\n\n| command | pipeline | requests/s |\n| --- | --- | --- |`,
+  );
   for (const s of results.serverLimit) out.push(`| ${s.test} | ${s.pipeline} | ${fmt(s.requestsPerSec)} |`);
 
-  out.push(`\n## Scaling with sessions stored (256 in flight)\n\n| operation | ${[...new Set(results.scaling.rows.map((r) => r.stored))].map((s) => `${fmt(s)} stored`).join(' | ')} |`);
+  out.push(
+    `\n## Scaling with sessions stored (256 in flight)\n\n| operation | ${[...new Set(results.scaling.rows.map((r) => r.stored))].map((s) => `${fmt(s)} stored`).join(' | ')} |`,
+  );
   const sizes = [...new Set(results.scaling.rows.map((r) => r.stored))];
   out.push(`| --- | ${sizes.map(() => '---').join(' | ')} |`);
   for (const op of [...new Set(results.scaling.rows.map((r) => r.operation))]) {
-    out.push(`| ${op} | ${sizes.map((s) => fmt(results.scaling.rows.find((r) => r.stored === s && r.operation === op)?.perSecond.median ?? NaN)).join(' | ')} |`);
+    out.push(
+      `| ${op} | ${sizes.map((s) => fmt(results.scaling.rows.find((r) => r.stored === s && r.operation === op)?.perSecond.median ?? NaN)).join(' | ')} |`,
+    );
   }
-  out.push(`\n| user's sessions | ${sizes.map((s) => `destroyUserSessions ms (${fmt(s)} stored)`).join(' | ')} | ${sizes.map((s) => `count ms (${fmt(s)})`).join(' | ')} |`);
+  out.push(
+    `\n| user's sessions | ${sizes.map((s) => `destroyUserSessions ms (${fmt(s)} stored)`).join(' | ')} | ${sizes.map((s) => `count ms (${fmt(s)})`).join(' | ')} |`,
+  );
   out.push(`| --- | ${sizes.map(() => '---').join(' | ')} | ${sizes.map(() => '---').join(' | ')} |`);
   for (const n of [...new Set(results.scaling.users.map((u) => u.sessionsOfUser))]) {
     const at = (s: number) => results.scaling.users.find((u) => u.stored === s && u.sessionsOfUser === n);
-    out.push(`| ${n} | ${sizes.map((s) => fmt(at(s)?.destroyAllMs ?? NaN, 3)).join(' | ')} | ${sizes.map((s) => fmt(at(s)?.countMs ?? NaN, 3)).join(' | ')} |`);
+    out.push(
+      `| ${n} | ${sizes.map((s) => fmt(at(s)?.destroyAllMs ?? NaN, 3)).join(' | ')} | ${sizes.map((s) => fmt(at(s)?.countMs ?? NaN, 3)).join(' | ')} |`,
+    );
   }
 
-  out.push(`\n## Memory (INFO used_memory delta, index included)\n\n| layout | sessions | bytes per session |\n| --- | --- | --- |`);
+  out.push(
+    `\n## Memory (INFO used_memory delta, index included)\n\n| layout | sessions | bytes per session |\n| --- | --- | --- |`,
+  );
   for (const x of results.memory) out.push(`| ${x.layout} | ${fmt(x.sessions)} | ${fmt(x.bytesPerSession)} |`);
   out.push('');
   return out.join('\n');
@@ -164,9 +220,15 @@ export function renderSvg(results: Results): string {
   bars.forEach((b, i) => {
     const y = top + i * (barH + 8);
     const color = b.r.median >= 1 ? '#2e7d32' : b.r.median >= 0.6 ? '#f9a825' : '#c62828';
-    parts.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${escapeXml(b.label)} <tspan fill="#777">vs ${escapeXml(b.base)}</tspan></text>`);
-    parts.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x(b.r.median) - left)}" height="${barH}" fill="${color}" opacity="0.85"/>`);
-    parts.push(`<line x1="${x(b.r.min)}" x2="${x(b.r.max)}" y1="${y + barH / 2}" y2="${y + barH / 2}" stroke="#222" stroke-width="1.5"/>`);
+    parts.push(
+      `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${escapeXml(b.label)} <tspan fill="#777">vs ${escapeXml(b.base)}</tspan></text>`,
+    );
+    parts.push(
+      `<rect x="${left}" y="${y}" width="${Math.max(1, x(b.r.median) - left)}" height="${barH}" fill="${color}" opacity="0.85"/>`,
+    );
+    parts.push(
+      `<line x1="${x(b.r.min)}" x2="${x(b.r.max)}" y1="${y + barH / 2}" y2="${y + barH / 2}" stroke="#222" stroke-width="1.5"/>`,
+    );
     parts.push(`<text x="${x(Math.max(b.r.max, b.r.median)) + 6}" y="${y + 15}">${b.r.median.toFixed(2)}x</text>`);
   });
   const bottom = top + bars.length * (barH + 8);

@@ -49,12 +49,21 @@ if (url === undefined) {
 const clientOptions = { enableAutoPipelining: true, maxRetriesPerRequest: 1 };
 const raw = new Redis(url, clientOptions);
 const admin = new Redis(url);
-const baselineClients = [new Redis(url, clientOptions), new Redis(url, clientOptions), new Redis(url, clientOptions)] as const;
+const baselineClients = [
+  new Redis(url, clientOptions),
+  new Redis(url, clientOptions),
+  new Redis(url, clientOptions),
+] as const;
 const connectOptions = { url, redisOptions: {} };
 const ctx: BenchContext = {
   store: await RedisSessionStore.connect({ ...connectOptions, metrics: { registry: new Registry() } }),
   bare: await RedisSessionStore.connect({ ...connectOptions, metrics: false }),
-  rolling: await RedisSessionStore.connect({ ...connectOptions, metrics: { registry: new Registry() }, rolling: true, touchAfter: 0 }),
+  rolling: await RedisSessionStore.connect({
+    ...connectOptions,
+    metrics: { registry: new Registry() },
+    rolling: true,
+    touchAfter: 0,
+  }),
   raw,
   naive: new NaiveStore(baselineClients[0], TTL),
   multi: new MultiStore(baselineClients[1], TTL),
@@ -71,12 +80,24 @@ try {
   const started = new Date();
   progress('setting up pools');
   await admin.flushall('SYNC');
-  ctx.pools.storeTokens = await fill(10_000, (i) => ctx.store.createSession(benchUser(2_000_000 + i), { metadata: benchMetadata }).then((s) => s.token));
-  ctx.pools.rawKeys = await fill(10_000, async (i) => (await raw.set(`rawpool:${i}`, ctx.payload, 'EX', TTL), `rawpool:${i}`));
-  ctx.pools.naiveTokens = await fill(10_000, (i) => ctx.naive.create(benchUser(3_000_000 + i).id, expressSession(i, TTL)));
-  ctx.pools.crSids = await fill(10_000, async (i) => (await ctx.cr.set(`crpool${i}`, expressSession(i, TTL)), `crpool${i}`));
+  ctx.pools.storeTokens = await fill(10_000, (i) =>
+    ctx.store.createSession(benchUser(2_000_000 + i), { metadata: benchMetadata }).then((s) => s.token),
+  );
+  ctx.pools.rawKeys = await fill(
+    10_000,
+    async (i) => (await raw.set(`rawpool:${i}`, ctx.payload, 'EX', TTL), `rawpool:${i}`),
+  );
+  ctx.pools.naiveTokens = await fill(10_000, (i) =>
+    ctx.naive.create(benchUser(3_000_000 + i).id, expressSession(i, TTL)),
+  );
+  ctx.pools.crSids = await fill(
+    10_000,
+    async (i) => (await ctx.cr.set(`crpool${i}`, expressSession(i, TTL)), `crpool${i}`),
+  );
   ctx.pools.listUsers = Array.from({ length: 200 }, (_, u) => benchUser(4_000_000 + u).id);
-  await fill(2000, (i) => ctx.store.createSession(benchUser(4_000_000 + (i % 200)), { metadata: benchMetadata }).then((s) => s.id));
+  await fill(2000, (i) =>
+    ctx.store.createSession(benchUser(4_000_000 + (i % 200)), { metadata: benchMetadata }).then((s) => s.id),
+  );
   ctx.pools.naiveListUsers = Array.from({ length: 200 }, (_, u) => benchUser(5_000_000 + u).id);
   await fill(2000, (i) => ctx.naive.create(benchUser(5_000_000 + (i % 200)).id, expressSession(i, TTL)));
 
@@ -87,14 +108,27 @@ try {
       cpuModel: cpus()[0]?.model ?? 'unknown',
       node: process.version,
       redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
-      ioredis: (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'node_modules', 'ioredis', 'package.json'), 'utf8')) as { version: string }).version,
-      connectRedis: (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'node_modules', 'connect-redis', 'package.json'), 'utf8')) as { version: string }).version,
+      ioredis: (
+        JSON.parse(
+          readFileSync(join(import.meta.dirname, '..', 'node_modules', 'ioredis', 'package.json'), 'utf8'),
+        ) as { version: string }
+      ).version,
+      connectRedis: (
+        JSON.parse(
+          readFileSync(join(import.meta.dirname, '..', 'node_modules', 'connect-redis', 'package.json'), 'utf8'),
+        ) as { version: string }
+      ).version,
     },
     plan,
     payloadBytes: Buffer.byteLength(ctx.payload),
     throughput: await throughput(ctx, plan, progress),
     latency: await latency(ctx, plan, progress),
-    serverLimit: await serverLimit(raw.options.host ?? '127.0.0.1', raw.options.port ?? 6379, plan, Buffer.byteLength(ctx.payload)),
+    serverLimit: await serverLimit(
+      raw.options.host ?? '127.0.0.1',
+      raw.options.port ?? 6379,
+      plan,
+      Buffer.byteLength(ctx.payload),
+    ),
     scaling: await scaling(ctx, admin, plan, progress),
     memory: await memory(ctx, admin, plan, progress),
     finishedAt: '',

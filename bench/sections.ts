@@ -40,7 +40,12 @@ export interface ThroughputRow {
 }
 
 /** Every case at every in-flight level, for several rounds, cases interleaved within a round. */
-export async function throughput(ctx: BenchContext, plan: Plan, progress: Progress, cases: readonly Case[] = CASES): Promise<ThroughputRow[]> {
+export async function throughput(
+  ctx: BenchContext,
+  plan: Plan,
+  progress: Progress,
+  cases: readonly Case[] = CASES,
+): Promise<ThroughputRow[]> {
   const runs = new Map<string, { perSecond: number[]; p50: number[]; p99: number[] }>();
   const total = plan.rounds * plan.levels.length * cases.length;
   let done = 0;
@@ -59,7 +64,9 @@ export async function throughput(ctx: BenchContext, plan: Plan, progress: Progre
         acc.p99.push(r.p99Ms);
         runs.set(key, acc);
         done++;
-        progress(`[${done}/${total}] round ${round + 1} ${c.id} @${level} in flight: ${Math.round(r.perSecond).toLocaleString('en')}/s`);
+        progress(
+          `[${done}/${total}] round ${round + 1} ${c.id} @${level} in flight: ${Math.round(r.perSecond).toLocaleString('en')}/s`,
+        );
       }
     }
   }
@@ -93,7 +100,13 @@ function latencyRows(bench: Bench): LatencyRow[] {
     const r = t.result;
     if (r.state === 'errored') throw r.error;
     if (r.state !== 'completed') throw new Error(`${t.name}: ${r.state}`);
-    return { name: t.name, p50Ms: r.latency.p50, p99Ms: r.latency.p99, opsPerSec: r.throughput.mean, samples: r.latency.samplesCount };
+    return {
+      name: t.name,
+      p50Ms: r.latency.p50,
+      p99Ms: r.latency.p99,
+      opsPerSec: r.throughput.mean,
+      samples: r.latency.samplesCount,
+    };
   });
 }
 
@@ -101,8 +114,10 @@ function latencyRows(bench: Bench): LatencyRow[] {
 export async function latency(ctx: BenchContext, plan: Plan, progress: Progress): Promise<LatencyRow[]> {
   const bench = new Bench({ time: plan.latencyTimeMs, warmupTime: Math.min(200, plan.latencyTimeMs), throws: true });
   const single = CASES.filter((c) => !c.refill && c.impl !== 'store (metrics off)');
-  for (const c of single) bench.add(`${c.impl}: ${c.operation}`, c.op(ctx, 0) as () => Promise<unknown>);
-  bench.addEventListener('cycle', (e) => progress(`latency: ${(e as unknown as { task?: { name: string } }).task?.name ?? ''}`));
+  for (const c of single) bench.add(`${c.impl}: ${c.operation}`, c.op(ctx, 0));
+  bench.addEventListener('cycle', (e) =>
+    progress(`latency: ${(e as unknown as { task?: { name: string } }).task?.name ?? ''}`),
+  );
   await bench.run();
   const rows = latencyRows(bench);
 
@@ -115,8 +130,12 @@ export async function latency(ctx: BenchContext, plan: Plan, progress: Progress)
       user = ctx.next++;
       await fill(n, () => ctx.store.createSession(benchUser(user), { metadata: benchMetadata }).then((s) => s.id));
     };
-    perUser.add(`store: destroyUserSessions (${n} sessions)`, () => ctx.store.destroyUserSessions(benchUser(user).id), { beforeEach: prepare });
-    perUser.add(`store: countUserSessions (${n} sessions)`, () => ctx.store.countUserSessions(benchUser(user).id), { beforeEach: prepare });
+    perUser.add(`store: destroyUserSessions (${n} sessions)`, () => ctx.store.destroyUserSessions(benchUser(user).id), {
+      beforeEach: prepare,
+    });
+    perUser.add(`store: countUserSessions (${n} sessions)`, () => ctx.store.countUserSessions(benchUser(user).id), {
+      beforeEach: prepare,
+    });
     await perUser.run();
     rows.push(...latencyRows(perUser));
     progress(`latency: destroyUserSessions with ${n} sessions`);
@@ -138,7 +157,12 @@ export interface UserScalingRow {
 }
 
 /** Throughput of the hot operations and per-user cost as the database grows. */
-export async function scaling(ctx: BenchContext, redis: Redis, plan: Plan, progress: Progress): Promise<{ rows: ScalingRow[]; users: UserScalingRow[] }> {
+export async function scaling(
+  ctx: BenchContext,
+  redis: Redis,
+  plan: Plan,
+  progress: Progress,
+): Promise<{ rows: ScalingRow[]; users: UserScalingRow[] }> {
   const rows: ScalingRow[] = [];
   const users: UserScalingRow[] = [];
   const hot = CASES.filter((c) => ['store.get', 'store.create', 'store.refresh', 'store.destroy'].includes(c.id));
@@ -146,7 +170,9 @@ export async function scaling(ctx: BenchContext, redis: Redis, plan: Plan, progr
   let stored = 0;
   for (const size of plan.scaleSizes) {
     progress(`scaling: filling to ${size.toLocaleString('en')} sessions`);
-    const tokens = await fill(size - stored, () => ctx.store.createSession(benchUser(ctx.next++ % 500_000), { metadata: benchMetadata }).then((s) => s.token));
+    const tokens = await fill(size - stored, () =>
+      ctx.store.createSession(benchUser(ctx.next++ % 500_000), { metadata: benchMetadata }).then((s) => s.token),
+    );
     stored = size;
     ctx.pools.storeTokens = tokens.slice(-10_000);
     const measured = await throughput(ctx, { ...plan, levels: [256] }, progress, hot);
@@ -163,7 +189,12 @@ export async function scaling(ctx: BenchContext, redis: Redis, plan: Plan, progr
         await ctx.store.destroyUserSessions(user.id);
         times.destroy.push(performance.now() - t0);
       }
-      users.push({ stored: size, sessionsOfUser: n, destroyAllMs: summarize(times.destroy).median, countMs: summarize(times.count).median });
+      users.push({
+        stored: size,
+        sessionsOfUser: n,
+        destroyAllMs: summarize(times.destroy).median,
+        countMs: summarize(times.count).median,
+      });
     }
   }
   return { rows, users };
@@ -191,15 +222,23 @@ export async function memory(ctx: BenchContext, redis: Redis, plan: Plan, progre
     progress(`memory: ${layout}: ${rows.at(-1)!.bytesPerSession.toFixed(0)} bytes/session`);
   };
   const cr = new ConnectRedis(ctx.raw);
-  await measure('store, 1 session per user', (i) => ctx.store.createSession(benchUser(i), { metadata: benchMetadata }).then((s) => s.id));
-  await measure('store, 4 sessions per user', (i) => ctx.store.createSession(benchUser(i >> 2), { metadata: benchMetadata }).then((s) => s.id));
+  await measure('store, 1 session per user', (i) =>
+    ctx.store.createSession(benchUser(i), { metadata: benchMetadata }).then((s) => s.id),
+  );
+  await measure('store, 4 sessions per user', (i) =>
+    ctx.store.createSession(benchUser(i >> 2), { metadata: benchMetadata }).then((s) => s.id),
+  );
   // Session values are ~400 bytes, over the default hash-max-listpack-value of 64, so a user's
   // hash is a hashtable. Raising the limit keeps small per-user hashes in compact listpacks.
   const [, listpackValue] = (await redis.config('GET', 'hash-max-listpack-value')) as [string, string];
   await redis.config('SET', 'hash-max-listpack-value', '1024');
   try {
-    await measure('store, 1 session per user, hash-max-listpack-value 1024', (i) => ctx.store.createSession(benchUser(i), { metadata: benchMetadata }).then((s) => s.id));
-    await measure('store, 4 sessions per user, hash-max-listpack-value 1024', (i) => ctx.store.createSession(benchUser(i >> 2), { metadata: benchMetadata }).then((s) => s.id));
+    await measure('store, 1 session per user, hash-max-listpack-value 1024', (i) =>
+      ctx.store.createSession(benchUser(i), { metadata: benchMetadata }).then((s) => s.id),
+    );
+    await measure('store, 4 sessions per user, hash-max-listpack-value 1024', (i) =>
+      ctx.store.createSession(benchUser(i >> 2), { metadata: benchMetadata }).then((s) => s.id),
+    );
   } finally {
     await redis.config('SET', 'hash-max-listpack-value', listpackValue);
   }
@@ -219,12 +258,31 @@ export interface ServerLimitRow {
 }
 
 /** redis-benchmark (C) on the same server: SET and GET with the same value size, pipelined and not. */
-export async function serverLimit(host: string, port: number, plan: Plan, valueBytes: number): Promise<ServerLimitRow[]> {
+export async function serverLimit(
+  host: string,
+  port: number,
+  plan: Plan,
+  valueBytes: number,
+): Promise<ServerLimitRow[]> {
   const rows: ServerLimitRow[] = [];
   for (const pipeline of [1, 16]) {
     const { stdout } = await promisify(execFile)('redis-benchmark', [
-      '-h', host, '-p', String(port), '-t', 'set,get', '-n', String(plan.benchmarkRequests), '-c', '50', '-d', String(valueBytes),
-      '-P', String(pipeline), '--csv', '-q',
+      '-h',
+      host,
+      '-p',
+      String(port),
+      '-t',
+      'set,get',
+      '-n',
+      String(plan.benchmarkRequests),
+      '-c',
+      '50',
+      '-d',
+      String(valueBytes),
+      '-P',
+      String(pipeline),
+      '--csv',
+      '-q',
     ]);
     for (const line of stdout.split('\n')) {
       const m = /^"(SET|GET)","([\d.]+)"/.exec(line);

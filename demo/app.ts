@@ -1,11 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import {
-  InvalidInputError,
-  StoreUnavailableError,
-  type RedisSessionStore,
-  type Session,
-} from '../src/index.js';
+import { InvalidInputError, StoreUnavailableError, type RedisSessionStore, type Session } from '../src/index.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -25,7 +20,10 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -48,7 +46,8 @@ async function readJson(req: IncomingMessage, required: boolean): Promise<Record
   } catch {
     throw new HttpError(400, 'INVALID_JSON', 'the body is not valid JSON');
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'INVALID_INPUT', 'the body must be a JSON object');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new HttpError(400, 'INVALID_INPUT', 'the body must be a JSON object');
   return body as Record<string, unknown>;
 }
 
@@ -81,7 +80,10 @@ export function createDemoApp(store: RedisSessionStore, registry: Registry): Req
       const { userId, username, ttl } = body;
       const created = await store.createSession(
         { id: userId as string, username: username as string },
-        { ttl: ttl as number | undefined, metadata: { userAgent: String(req.headers['user-agent'] ?? 'unknown').slice(0, 200) } },
+        {
+          ttl: ttl as number | undefined,
+          metadata: { userAgent: String(req.headers['user-agent'] ?? 'unknown').slice(0, 200) },
+        },
       );
       const { token, ...session } = created;
       return send(res, 201, { token, session });
@@ -90,7 +92,8 @@ export function createDemoApp(store: RedisSessionStore, registry: Registry): Req
     if (key === 'POST /session/refresh') {
       const body = await readJson(req, false);
       const token = bearer(req);
-      if (!(await store.refreshSession(token, body.ttl as number | undefined))) throw new HttpError(401, 'UNAUTHENTICATED', 'no live session');
+      if (!(await store.refreshSession(token, body.ttl as number | undefined)))
+        throw new HttpError(401, 'UNAUTHENTICATED', 'no live session');
       return send(res, 200, { ttl: await store.getSessionTtl(token) });
     }
     if (key === 'PATCH /session/metadata') {
@@ -111,7 +114,10 @@ export function createDemoApp(store: RedisSessionStore, registry: Registry): Req
       if (body.keepCurrent !== undefined && typeof body.keepCurrent !== 'boolean') {
         throw new HttpError(400, 'INVALID_INPUT', 'keepCurrent: expected true or false');
       }
-      const destroyed = await store.destroyUserSessions(session.userId, body.keepCurrent === true ? { except: token } : {});
+      const destroyed = await store.destroyUserSessions(
+        session.userId,
+        body.keepCurrent === true ? { except: token } : {},
+      );
       return send(res, 200, { destroyed });
     }
     if (key === 'GET /sessions') {
@@ -141,8 +147,20 @@ export function createDemoApp(store: RedisSessionStore, registry: Registry): Req
       res.end(text);
       return;
     }
-    const known = ['/login', '/session', '/session/refresh', '/session/metadata', '/logout', '/logout-all', '/sessions', '/sessions/check', '/healthz', '/metrics'];
-    if (known.includes(path) || (path.startsWith('/sessions/') && method !== 'POST')) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
+    const known = [
+      '/login',
+      '/session',
+      '/session/refresh',
+      '/session/metadata',
+      '/logout',
+      '/logout-all',
+      '/sessions',
+      '/sessions/check',
+      '/healthz',
+      '/metrics',
+    ];
+    if (known.includes(path) || (path.startsWith('/sessions/') && method !== 'POST'))
+      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
     throw new HttpError(404, 'NOT_FOUND', `no route ${path}`);
   }
 
@@ -152,7 +170,8 @@ export function createDemoApp(store: RedisSessionStore, registry: Registry): Req
       if (err instanceof InvalidInputError) {
         return send(res, 400, { error: { code: err.code, parameter: err.parameter, message: err.message } });
       }
-      if (err instanceof StoreUnavailableError) return send(res, 503, { error: { code: err.code, message: 'the session store is unavailable' } });
+      if (err instanceof StoreUnavailableError)
+        return send(res, 503, { error: { code: err.code, message: 'the session store is unavailable' } });
       return send(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
     });
   };

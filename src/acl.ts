@@ -5,8 +5,21 @@ import { keyPrefixOption } from './options.js';
  * runs too, so the commands inside the Lua scripts are listed one by one.
  */
 export const SCRIPT_COMMANDS = [
-  'hget', 'hmget', 'hset', 'hdel', 'del', 'pexpireat', 'pexpiretime', 'time',
-  'zadd', 'zcard', 'zcount', 'zrange', 'zrangebyscore', 'zrem', 'zremrangebyscore',
+  'hget',
+  'hmget',
+  'hset',
+  'hdel',
+  'del',
+  'pexpireat',
+  'pexpiretime',
+  'time',
+  'zadd',
+  'zcard',
+  'zcount',
+  'zrange',
+  'zrangebyscore',
+  'zrem',
+  'zremrangebyscore',
 ] as const;
 
 /** What the client itself sends, with the reason for each. */
@@ -34,7 +47,14 @@ function globEscape(text: string): string {
  * CONFIG, KEYS, SCRIPT FLUSH or other administrative command.
  */
 export function aclRules(keyPrefixes: readonly string[] = ['session:']): string[] {
-  if (!Array.isArray(keyPrefixes) || keyPrefixes.length === 0) throw new TypeError('keyPrefixes: expected a non-empty array');
+  if (!Array.isArray(keyPrefixes) || keyPrefixes.length === 0)
+    throw new TypeError('keyPrefixes: expected a non-empty array');
   const keys = keyPrefixes.map((p) => `~${globEscape(keyPrefixOption(p, 'keyPrefixes'))}*`);
-  return ['resetkeys', ...keys, 'resetchannels', '-@all', ...[...CLIENT_COMMANDS, ...SCRIPT_COMMANDS].map((c) => `+${c}`)];
+  return [
+    'resetkeys',
+    ...keys,
+    'resetchannels',
+    '-@all',
+    ...[...CLIENT_COMMANDS, ...SCRIPT_COMMANDS].map((c) => `+${c}`),
+  ];
 }

@@ -46,7 +46,10 @@ function parseJson(text: string, what: string): unknown {
   } catch (cause) {
     throw new CorruptSessionError(`${what} is not valid JSON`, { cause });
   }
-  if ((text.includes('__proto__') || text.includes('constructor') || text.includes('prototype')) && FORBIDDEN.test(text)) {
+  if (
+    (text.includes('__proto__') || text.includes('constructor') || text.includes('prototype')) &&
+    FORBIDDEN.test(text)
+  ) {
     throw new CorruptSessionError(`${what} has a forbidden key`);
   }
   return parsed;

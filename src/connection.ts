@@ -66,7 +66,9 @@ export function clusterOptions(options: ResolvedOptions): ClusterOptions {
     // #2075, measured here: 143 failed calls in one reshard). Batches still pipeline per node.
     enableAutoPipelining: false,
     // With TLS, certificates name hosts: connect by the name given, not a resolved address.
-    ...(options.auth.tls !== undefined ? { dnsLookup: (address: string, done: (err: null, address: string) => void) => done(null, address) } : {}),
+    ...(options.auth.tls !== undefined
+      ? { dnsLookup: (address: string, done: (err: null, address: string) => void) => done(null, address) }
+      : {}),
     redisOptions: { ...redisOptions, enableAutoPipelining: false },
     ...options.clusterOptions,
   };
@@ -164,7 +166,11 @@ export function isTooOld(version: string): boolean {
  * Checks what the store needs from the server, once at connect: the Redis version (a
  * ConfigurationError when too old), and the eviction policy (a warning when Redis may evict).
  */
-export async function preflight(client: Client, logger: Logger | undefined, bounded: <T>(p: Promise<T>) => Promise<T>): Promise<void> {
+export async function preflight(
+  client: Client,
+  logger: Logger | undefined,
+  bounded: <T>(p: Promise<T>) => Promise<T>,
+): Promise<void> {
   // On a cluster every master is checked: one old or evicting node is enough to lose sessions.
   const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
   const warned = new Set<string>();
@@ -174,7 +180,9 @@ export async function preflight(client: Client, logger: Logger | undefined, boun
       info = await bounded(node.info('server', 'memory'));
     } catch (err) {
       if (classifyError(err).code === 'STORE_AUTH') {
-        logger?.warn('redis-session-store: INFO is not permitted for this user; Redis version and eviction policy were not checked');
+        logger?.warn(
+          'redis-session-store: INFO is not permitted for this user; Redis version and eviction policy were not checked',
+        );
         return;
       }
       throw err;
@@ -182,7 +190,10 @@ export async function preflight(client: Client, logger: Logger | undefined, boun
     const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
     const version = field('redis_version');
     if (version !== undefined && isTooOld(version)) {
-      throw new ConfigurationError('redis', `Redis ${version} is too old: the store needs ${MIN_REDIS_VERSION.join('.')} or newer`);
+      throw new ConfigurationError(
+        'redis',
+        `Redis ${version} is too old: the store needs ${MIN_REDIS_VERSION.join('.')} or newer`,
+      );
     }
     const policy = field('maxmemory_policy');
     if (policy !== undefined && policy !== 'noeviction' && !warned.has(policy)) {

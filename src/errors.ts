@@ -66,7 +66,9 @@ export class StoreReplicationError extends StoreUnavailableError {
   readonly acknowledged: number;
 
   constructor(wanted: number, acknowledged: number) {
-    super(`the write reached ${acknowledged} of ${wanted} required replicas within waitForReplicas.timeout`, { code: 'STORE_NOT_REPLICATED' });
+    super(`the write reached ${acknowledged} of ${wanted} required replicas within waitForReplicas.timeout`, {
+      code: 'STORE_NOT_REPLICATED',
+    });
     this.wanted = wanted;
     this.acknowledged = acknowledged;
   }
@@ -93,7 +95,11 @@ export class StoreAuthError extends SessionStoreError {
  */
 export class StoreTlsError extends SessionStoreError {
   constructor(reason: string, options?: { cause?: unknown }) {
-    super('STORE_TLS', `TLS handshake with Redis failed (${reason}); check tls.ca, tls.servername, tls.cert and tls.key`, options);
+    super(
+      'STORE_TLS',
+      `TLS handshake with Redis failed (${reason}); check tls.ca, tls.servername, tls.cert and tls.key`,
+      options,
+    );
   }
 }
 
@@ -113,7 +119,16 @@ export class StoreClosedError extends SessionStoreError {
 
 // Redis and ioredis signal failure kinds by the first word of the error (Redis error codes)
 // or by Node's errno codes; these sets are the one place that classifies them.
-const UNAVAILABLE_REDIS_CODES = new Set(['LOADING', 'CLUSTERDOWN', 'TRYAGAIN', 'MASTERDOWN', 'READONLY', 'BUSY', 'MOVED', 'ASK']);
+const UNAVAILABLE_REDIS_CODES = new Set([
+  'LOADING',
+  'CLUSTERDOWN',
+  'TRYAGAIN',
+  'MASTERDOWN',
+  'READONLY',
+  'BUSY',
+  'MOVED',
+  'ASK',
+]);
 const AUTH_REDIS_CODES = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM']);
 const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
 

@@ -101,11 +101,15 @@ export class ExpressSessionStore extends session.Store {
     this.userId = options.userId;
     this.tombstoneMs = options.tombstoneMs ?? 60_000;
     if (typeof this.prefix !== 'string') throw new ConfigurationError('prefix', 'expected a string');
-    if (this.userId !== undefined && typeof this.userId !== 'function') throw new ConfigurationError('userId', 'expected a function');
+    if (this.userId !== undefined && typeof this.userId !== 'function')
+      throw new ConfigurationError('userId', 'expected a function');
     // A user's sessions have random ids, so on a cluster they sit in many slots, and one script
     // cannot touch a session and its user's index there.
     if (this.userId !== undefined && (this.client as Cluster).isCluster) {
-      throw new ConfigurationError('userId', 'the per-user index needs a standalone or Sentinel Redis (session ids hash to many slots on a cluster)');
+      throw new ConfigurationError(
+        'userId',
+        'the per-user index needs a standalone or Sentinel Redis (session ids hash to many slots on a cluster)',
+      );
     }
     this.scripts = scriptClient(this.client);
     this.runner = new ScriptRunner(options.commandTimeout ?? 1000);
@@ -135,7 +139,11 @@ export class ExpressSessionStore extends session.Store {
       const written = await this.run(
         user === undefined
           ? { script: 'expressSet', keys: [key, this.tombstone(key)], args: [value, String(ttl)] }
-          : { script: 'expressSetIndexed', keys: [key, this.tombstone(key), this.indexKey(user)], args: [value, String(ttl), sid] },
+          : {
+              script: 'expressSetIndexed',
+              keys: [key, this.tombstone(key), this.indexKey(user)],
+              args: [value, String(ttl), sid],
+            },
       );
       return written === 1 ? undefined : false;
     });
@@ -149,7 +157,8 @@ export class ExpressSessionStore extends session.Store {
       const user = this.userOf(sess);
       if (ttl <= 0) return this.destroyNow(sid, sess);
       if (user === undefined) await this.command(['EXPIRE', key, String(ttl)]);
-      else await this.run({ script: 'expressTouchIndexed', keys: [key, this.indexKey(user)], args: [String(ttl), sid] });
+      else
+        await this.run({ script: 'expressTouchIndexed', keys: [key, this.indexKey(user)], args: [String(ttl), sid] });
     });
   }
 
@@ -205,12 +214,17 @@ export class ExpressSessionStore extends session.Store {
 
   private async destroyAll(userId: string, options: { except?: string }): Promise<number> {
     const user = validateUserId(userId);
-    if (options.except !== undefined && typeof options.except !== 'string') throw new InvalidInputError('options.except', 'expected a session id');
+    if (options.except !== undefined && typeof options.except !== 'string')
+      throw new InvalidInputError('options.except', 'expected a session id');
     const sids = (await this.liveIds(user)).filter((sid) => sid !== options.except);
     const index = this.indexKey(user);
     const calls: ScriptCall[] = sids.map((sid) => {
       const key = this.key(sid);
-      return { script: 'expressDestroyIndexed', keys: [key, this.tombstone(key), index], args: [String(this.tombstoneMs), sid] };
+      return {
+        script: 'expressDestroyIndexed',
+        keys: [key, this.tombstone(key), index],
+        args: [String(this.tombstoneMs), sid],
+      };
     });
     const replies = await this.runner.bounded(Promise.all(calls.map((c) => this.runner.run(this.scripts, c))));
     return replies.reduce<number>((n, r) => n + Number(r), 0);
@@ -237,7 +251,11 @@ export class ExpressSessionStore extends session.Store {
     await this.run(
       user === undefined
         ? { script: 'expressDestroy', keys: [key, this.tombstone(key)], args: [String(this.tombstoneMs)] }
-        : { script: 'expressDestroyIndexed', keys: [key, this.tombstone(key), this.indexKey(user)], args: [String(this.tombstoneMs), sid] },
+        : {
+            script: 'expressDestroyIndexed',
+            keys: [key, this.tombstone(key), this.indexKey(user)],
+            args: [String(this.tombstoneMs), sid],
+          },
     );
   }
 
@@ -259,13 +277,18 @@ export class ExpressSessionStore extends session.Store {
 
   /** Session keys by SCAN on every master (never KEYS); tombstones and index keys left out. */
   private async scanKeys(): Promise<string[]> {
-    const nodes: (Redis | NodeRedisClient)[] = (this.client as Cluster).isCluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    const nodes: (Redis | NodeRedisClient)[] = (this.client as Cluster).isCluster
+      ? (this.client as Cluster).nodes('master')
+      : [this.client as Redis];
     const pattern = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
     const found = new Set<string>();
     for (const node of nodes) {
       let cursor = '0';
       do {
-        const [next, keys] = await this.command<[string, string[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(this.scanCount)], node);
+        const [next, keys] = await this.command<[string, string[]]>(
+          ['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(this.scanCount)],
+          node,
+        );
         cursor = next;
         // Session ids are base64url: anything with ':' or braces after the prefix is ours, not a session.
         for (const k of keys) if (!/[:{}]/.test(k.slice(this.prefix.length))) found.add(k);

@@ -1,7 +1,14 @@
 export { RedisSessionStore, MAX_BATCH } from './store.js';
 export { aclRules } from './acl.js';
 export { DEFAULT_METRICS_PREFIX, type MetricsOptions } from './metrics.js';
-export { DEFAULTS, MAX_TTL_SECONDS, type NodeAddress, type StoreOptions, type StoreEnv, type WaitForReplicas } from './options.js';
+export {
+  DEFAULTS,
+  MAX_TTL_SECONDS,
+  type NodeAddress,
+  type StoreOptions,
+  type StoreEnv,
+  type WaitForReplicas,
+} from './options.js';
 export {
   SessionStoreError,
   InvalidInputError,

@@ -17,14 +17,33 @@ export type StoreOperation =
   | 'revokeSession';
 
 export const STORE_OPERATIONS: readonly StoreOperation[] = [
-  'createSession', 'getSession', 'getSessions', 'refreshSession', 'destroySession', 'updateSessionMetadata',
-  'getSessionTtl', 'rotateSession', 'countUserSessions', 'listUserSessions', 'destroyUserSessions', 'revokeSession',
+  'createSession',
+  'getSession',
+  'getSessions',
+  'refreshSession',
+  'destroySession',
+  'updateSessionMetadata',
+  'getSessionTtl',
+  'rotateSession',
+  'countUserSessions',
+  'listUserSessions',
+  'destroyUserSessions',
+  'revokeSession',
 ];
 
 /** The express-session store's operations. */
 export const EXPRESS_OPERATIONS = [
-  'express.get', 'express.set', 'express.touch', 'express.destroy', 'express.clear', 'express.length', 'express.ids', 'express.all',
-  'express.countUserSessions', 'express.listUserSessions', 'express.destroyUserSessions',
+  'express.get',
+  'express.set',
+  'express.touch',
+  'express.destroy',
+  'express.clear',
+  'express.length',
+  'express.ids',
+  'express.all',
+  'express.countUserSessions',
+  'express.listUserSessions',
+  'express.destroyUserSessions',
 ] as const;
 export type ExpressOperation = (typeof EXPRESS_OPERATIONS)[number];
 
@@ -46,7 +65,9 @@ export interface MetricsOptions {
 export const DEFAULT_METRICS_PREFIX = 'session_store_';
 
 // 50 us to 5 s: a loopback round trip is ~100 us, a timeout is the budget (1 s by default).
-const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const LATENCY_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
 const BATCH_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
 const OUTCOME_COUNT = OUTCOMES.length;
@@ -79,7 +100,10 @@ class OperationStats {
       const delta = this.calls[i]! - this.published[i]!;
       if (delta === 0) continue;
       this.published[i] = this.calls[i]!;
-      counter.inc({ operation: OPERATIONS[Math.floor(i / OUTCOME_COUNT)]!, outcome: OUTCOMES[i % OUTCOME_COUNT]! }, delta);
+      counter.inc(
+        { operation: OPERATIONS[Math.floor(i / OUTCOME_COUNT)]!, outcome: OUTCOMES[i % OUTCOME_COUNT]! },
+        delta,
+      );
     }
   }
 
@@ -155,7 +179,11 @@ export class StoreMetrics {
     for (const operation of OPERATIONS) for (const outcome of OUTCOMES) this.operations.inc({ operation, outcome }, 0);
     // prom-client's registry reads any object with name, help, type, get() and reset().
     registry.registerMetric(
-      new LatencyCollector(`${prefix}operation_duration_seconds`, 'Latency of store calls, including validation and the Redis round trip.', stats) as unknown as Counter,
+      new LatencyCollector(
+        `${prefix}operation_duration_seconds`,
+        'Latency of store calls, including validation and the Redis round trip.',
+        stats,
+      ) as unknown as Counter,
     );
     this.scriptReloads = new Counter({
       name: `${prefix}script_reloads_total`,
@@ -243,7 +271,10 @@ function outcomeOf(err: unknown): number {
 }
 
 /** What some operations count besides calls and latency. */
-function extraFor(operation: StoreOperation, metrics: StoreMetrics): ((arg: unknown, result: unknown) => void) | undefined {
+function extraFor(
+  operation: StoreOperation,
+  metrics: StoreMetrics,
+): ((arg: unknown, result: unknown) => void) | undefined {
   switch (operation) {
     case 'createSession':
       return (_, result) => {
@@ -277,7 +308,11 @@ export function instrument(store: object, metrics: StoreMetrics): void {
       const started = performance.now();
       return inner.call(store, a, b).then(
         (result) => {
-          metrics.record(op, result === null || result === false ? NOT_FOUND : OK, (performance.now() - started) / 1000);
+          metrics.record(
+            op,
+            result === null || result === false ? NOT_FOUND : OK,
+            (performance.now() - started) / 1000,
+          );
           metrics.reachable(true);
           extra?.(a, result);
           return result;

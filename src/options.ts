@@ -153,7 +153,10 @@ export function resolveOptions(options: StoreOptions, env: StoreEnv): ResolvedOp
   // Environment values are read (and validated) only where no option overrides them.
   const fromEnv = readEnv({
     // REDIS_URL is the default target only when no other target is given.
-    REDIS_URL: options.url === undefined && options.cluster === undefined && options.sentinels === undefined ? env.REDIS_URL : undefined,
+    REDIS_URL:
+      options.url === undefined && options.cluster === undefined && options.sentinels === undefined
+        ? env.REDIS_URL
+        : undefined,
     SESSION_TTL: options.defaultTtl === undefined ? env.SESSION_TTL : undefined,
     SESSION_KEY_PREFIX: options.keyPrefix === undefined ? env.SESSION_KEY_PREFIX : undefined,
     MAX_CONNECTIONS: options.maxConnections === undefined ? env.MAX_CONNECTIONS : undefined,
@@ -168,17 +171,27 @@ export function resolveOptions(options: StoreOptions, env: StoreEnv): ResolvedOp
     topology,
     auth,
     waitForReplicas: waitOption(merged.waitForReplicas, commandTimeout),
-    clusterOptions: plainObject('clusterOptions', merged.clusterOptions) as ClusterOptions,
+    clusterOptions: plainObject('clusterOptions', merged.clusterOptions),
     keyPrefix: keyPrefixOption(merged.keyPrefix ?? DEFAULTS.keyPrefix),
     // An explicit defaultTtl above absoluteTtl is an error; the built-in default just yields to it.
-    defaultTtl: integer('defaultTtl', merged.defaultTtl ?? Math.min(DEFAULTS.defaultTtl, absoluteTtl || MAX_TTL_SECONDS), 1, absoluteTtl || MAX_TTL_SECONDS),
+    defaultTtl: integer(
+      'defaultTtl',
+      merged.defaultTtl ?? Math.min(DEFAULTS.defaultTtl, absoluteTtl || MAX_TTL_SECONDS),
+      1,
+      absoluteTtl || MAX_TTL_SECONDS,
+    ),
     absoluteTtl,
     rolling: booleanOption('rolling', merged.rolling ?? false),
     touchAfterMs: integer('touchAfter', merged.touchAfter ?? DEFAULTS.touchAfter, 0, MAX_TTL_SECONDS) * 1000,
     maxSessionsPerUser: optionalInteger('maxSessionsPerUser', merged.maxSessionsPerUser, 1, 1_000_000) ?? 0,
     maxConnections: integer('maxConnections', merged.maxConnections ?? DEFAULTS.maxConnections, 1, 64),
     commandTimeout,
-    maxMetadataBytes: integer('maxMetadataBytes', merged.maxMetadataBytes ?? DEFAULTS.maxMetadataBytes, 2, 16 * 1024 * 1024),
+    maxMetadataBytes: integer(
+      'maxMetadataBytes',
+      merged.maxMetadataBytes ?? DEFAULTS.maxMetadataBytes,
+      2,
+      16 * 1024 * 1024,
+    ),
     maxUserBytes: integer('maxUserBytes', merged.maxUserBytes ?? DEFAULTS.maxUserBytes, 16, 16 * 1024 * 1024),
     redisOptions: redisOptionsOption(merged.redisOptions),
     metrics: metricsOption(merged.metrics),
@@ -233,15 +246,20 @@ function topologyOptions(o: TopologyInput): Pick<ResolvedOptions, 'topology' | '
   const auth: ResolvedOptions['auth'] = {
     username: optionalString('username', o.username),
     password: optionalString('password', o.password),
-    tls: o.tls === undefined ? undefined : (plainObject('tls', o.tls) as ConnectionOptions),
+    tls: o.tls === undefined ? undefined : (plainObject('tls', o.tls)),
   };
   if (o.cluster !== undefined) {
     const nodes = addresses('cluster', o.cluster);
-    return { topology: { kind: 'cluster', nodes }, url: nodes.map((n) => `${n.host}:${n.port}`).join(','), auth: clean(auth) };
+    return {
+      topology: { kind: 'cluster', nodes },
+      url: nodes.map((n) => `${n.host}:${n.port}`).join(','),
+      auth: clean(auth),
+    };
   }
   if (o.sentinels !== undefined) {
     const sentinels = addresses('sentinels', o.sentinels);
-    if (typeof o.name !== 'string' || o.name === '') throw new ConfigurationError('name', 'the Sentinel master group name is required with sentinels');
+    if (typeof o.name !== 'string' || o.name === '')
+      throw new ConfigurationError('name', 'the Sentinel master group name is required with sentinels');
     return { topology: { kind: 'sentinel', sentinels, name: o.name }, url: `sentinel:${o.name}`, auth: clean(auth) };
   }
   if (o.name !== undefined) throw new ConfigurationError('name', 'is only used with sentinels');
@@ -249,8 +267,11 @@ function topologyOptions(o: TopologyInput): Pick<ResolvedOptions, 'topology' | '
   if (typeof raw === 'string' && raw.includes(',')) {
     const urls = raw.split(',').map((u, i) => urlOption(u, `url[${i}]`));
     const first = urls[0]!;
-    if (urls.some((u) => u.protocol !== first.protocol)) throw new ConfigurationError('url', 'cluster URLs must all use redis: or all use rediss:');
-    const nodes = urls.map((u, i) => addresses(`url[${i}]`, [{ host: u.hostname, port: Number(u.port || DEFAULT_PORT) }])[0]!);
+    if (urls.some((u) => u.protocol !== first.protocol))
+      throw new ConfigurationError('url', 'cluster URLs must all use redis: or all use rediss:');
+    const nodes = urls.map(
+      (u, i) => addresses(`url[${i}]`, [{ host: u.hostname, port: Number(u.port || DEFAULT_PORT) }])[0]!,
+    );
     const fromUrl = credentialsOf(first);
     return {
       topology: { kind: 'cluster', nodes },
@@ -263,7 +284,7 @@ function topologyOptions(o: TopologyInput): Pick<ResolvedOptions, 'topology' | '
     };
   }
   urlOption(raw);
-  return { topology: { kind: 'standalone', url: raw as string }, url: raw as string, auth: clean(auth) };
+  return { topology: { kind: 'standalone', url: raw }, url: raw, auth: clean(auth) };
 }
 
 function credentialsOf(url: URL): { username?: string; password?: string } {
@@ -274,10 +295,12 @@ function credentialsOf(url: URL): { username?: string; password?: string } {
 }
 
 function addresses(name: string, value: unknown): NodeAddress[] {
-  if (!Array.isArray(value) || value.length === 0) throw new ConfigurationError(name, 'expected a non-empty array of { host, port }');
+  if (!Array.isArray(value) || value.length === 0)
+    throw new ConfigurationError(name, 'expected a non-empty array of { host, port }');
   return value.map((v: unknown, i) => {
     const { host, port } = (v ?? {}) as Partial<NodeAddress>;
-    if (typeof host !== 'string' || host === '') throw new ConfigurationError(`${name}[${i}].host`, `expected a host name, got ${describe(host)}`);
+    if (typeof host !== 'string' || host === '')
+      throw new ConfigurationError(`${name}[${i}].host`, `expected a host name, got ${describe(host)}`);
     return { host, port: integer(`${name}[${i}].port`, port, 1, 65_535) };
   });
 }
@@ -290,7 +313,8 @@ function optionalString(name: string, value: unknown): string | undefined {
 
 function plainObject(name: string, value: unknown): object {
   if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigurationError(name, 'expected an object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new ConfigurationError(name, 'expected an object');
   return value;
 }
 
@@ -325,7 +349,7 @@ function redisOptionsOption(value: unknown): RedisOptions {
   }
   const prefix = (value as RedisOptions).keyPrefix;
   if (prefix !== undefined) keyPrefixOption(prefix, 'redisOptions.keyPrefix');
-  return value as RedisOptions;
+  return value;
 }
 
 function metricsOption(value: unknown): false | MetricsOptions {
@@ -336,12 +360,15 @@ function metricsOption(value: unknown): false | MetricsOptions {
   }
   const { prefix, registry } = value as MetricsOptions;
   if (prefix !== undefined && (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix))) {
-    throw new ConfigurationError('metrics.prefix', 'must be a valid Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
+    throw new ConfigurationError(
+      'metrics.prefix',
+      'must be a valid Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)',
+    );
   }
   if (registry !== undefined && (registry === null || typeof registry.registerMetric !== 'function')) {
     throw new ConfigurationError('metrics.registry', 'expected a prom-client Registry');
   }
-  return value as MetricsOptions;
+  return value;
 }
 
 function loggerOption(value: unknown): Logger | undefined {

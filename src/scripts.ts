@@ -144,7 +144,8 @@ export class ScriptRunner {
       replies.map(([err, result], i) => {
         if (!err) return result;
         // Order does not matter for these reads: re-sent on their own after the pipeline.
-        if (isNoScript(err) || isRedirect(err)) return this.send(client, calls[i]!).catch((e: unknown) => classifyError(e));
+        if (isNoScript(err) || isRedirect(err))
+          return this.send(client, calls[i]!).catch((e: unknown) => classifyError(e));
         return classifyError(err);
       }),
     );
@@ -158,7 +159,12 @@ export class ScriptRunner {
     return this.bounded(this.sendConfirmed(client, call, wait, unblocked));
   }
 
-  private async sendConfirmed(client: Client, call: ScriptCall, wait: WaitForReplicas, unblocked: Client): Promise<unknown> {
+  private async sendConfirmed(
+    client: Client,
+    call: ScriptCall,
+    wait: WaitForReplicas,
+    unblocked: Client,
+  ): Promise<unknown> {
     // WAIT blocks its connection: while replicas are missing, each one holds every later command
     // on it for the whole timeout. After a short WAIT, writes to that node skip WAIT and go on a
     // connection without WAITs queued (applied, reported unconfirmed at once) until the timeout
@@ -178,7 +184,13 @@ export class ScriptRunner {
     }
   }
 
-  private async writeConfirmed(client: Client, call: ScriptCall, wait: WaitForReplicas, route: string, unblocked: Client): Promise<unknown> {
+  private async writeConfirmed(
+    client: Client,
+    call: ScriptCall,
+    wait: WaitForReplicas,
+    route: string,
+    unblocked: Client,
+  ): Promise<unknown> {
     let [result, acked] = await this.writeAndWait(client, call, wait, false);
     if (isNoScript(result)) {
       // A new master (failover) lacks the scripts, and often replicas too: when this WAIT
@@ -195,7 +207,11 @@ export class ScriptRunner {
       // The slot moved: ioredis redirects the write itself; then WAIT on the node that took it.
       const askedNode = /^ASK \d+ (\S+)/.exec((result as Error).message)?.[1];
       result = await this.send(client, call);
-      acked = await this.waitOnNode(client as Cluster, askedNode ?? (client as Cluster).slots[calculateSlot(call.keys[0]!)]?.[0], wait);
+      acked = await this.waitOnNode(
+        client as Cluster,
+        askedNode ?? (client as Cluster).slots[calculateSlot(call.keys[0]!)]?.[0],
+        wait,
+      );
     }
     if (result instanceof Error) throw result;
     if (acked instanceof Error) throw acked;
@@ -220,7 +236,12 @@ export class ScriptRunner {
   }
 
   /** [the script's reply or error, WAIT's reply or error] from one pipeline. */
-  private async writeAndWait(client: Client, call: ScriptCall, wait: WaitForReplicas, withBody: boolean): Promise<[unknown, unknown]> {
+  private async writeAndWait(
+    client: Client,
+    call: ScriptCall,
+    wait: WaitForReplicas,
+    withBody: boolean,
+  ): Promise<[unknown, unknown]> {
     const pipeline = client.pipeline();
     addCall(pipeline, call, withBody);
     pipeline.wait(wait.replicas, wait.timeout);

@@ -1,9 +1,4 @@
-import {
-  StoreClosedError,
-  CorruptSessionError,
-  InvalidInputError,
-  classifyError,
-} from './errors.js';
+import { StoreClosedError, CorruptSessionError, InvalidInputError, classifyError } from './errors.js';
 import { decodeHeader, decodeSession } from './codec.js';
 import { checkCallerClient, openClients, preflight } from './connection.js';
 import { keysForTag, newToken, SESSION_ID_PATTERN, sessionIdOf, tagOfToken, userTag, type UserKeys } from './keys.js';
@@ -70,7 +65,10 @@ export class RedisSessionStore {
   }
 
   /** Like `connect`, configured from exactly REDIS_URL, SESSION_TTL, SESSION_KEY_PREFIX and MAX_CONNECTIONS. */
-  static async fromEnv(env: StoreEnv = process.env, options: Omit<StoreOptions, 'url' | 'defaultTtl' | 'keyPrefix' | 'maxConnections'> = {}): Promise<RedisSessionStore> {
+  static async fromEnv(
+    env: StoreEnv = process.env,
+    options: Omit<StoreOptions, 'url' | 'defaultTtl' | 'keyPrefix' | 'maxConnections'> = {},
+  ): Promise<RedisSessionStore> {
     return RedisSessionStore.open(options, env);
   }
 
@@ -79,7 +77,8 @@ export class RedisSessionStore {
     const given = options.redis;
     if (given !== undefined) checkCallerClient(given);
     const confirmed = resolved.waitForReplicas !== undefined;
-    const clients: Client[] = given !== undefined ? [given] : await openClients(resolved, resolved.maxConnections + (confirmed ? 1 : 0));
+    const clients: Client[] =
+      given !== undefined ? [given] : await openClients(resolved, resolved.maxConnections + (confirmed ? 1 : 0));
     const writer = !confirmed ? undefined : given !== undefined ? given : clients.pop()!;
     const store = new RedisSessionStore(clients, writer, given === undefined, resolved);
     try {
@@ -145,7 +144,9 @@ export class RedisSessionStore {
     }
     if (ref === null) return Promise.resolve(null);
     const id = ref.id;
-    return this.runner.run(this.client(), this.getCall(ref)).then((reply) => (reply === null ? null : decodeSession(id, reply)));
+    return this.runner
+      .run(this.client(), this.getCall(ref))
+      .then((reply) => (reply === null ? null : decodeSession(id, reply)));
   }
 
   /** Many sessions in one pipelined round trip; results in input order, null where absent. */
@@ -174,7 +175,11 @@ export class RedisSessionStore {
     const seconds = ttl === undefined ? 0 : validateTtl(ttl, this.options.absoluteTtl || MAX_TTL_SECONDS);
     const ref = this.tokenRef(token);
     if (ref === null) return false;
-    const reply = await this.write({ script: 'refreshSession', keys: [ref.keys.data, ref.keys.index], args: [ref.id, String(seconds)] });
+    const reply = await this.write({
+      script: 'refreshSession',
+      keys: [ref.keys.data, ref.keys.index],
+      args: [ref.id, String(seconds)],
+    });
     if (reply === -1) throw new CorruptSessionError('session header');
     return reply !== 0;
   }
@@ -183,7 +188,9 @@ export class RedisSessionStore {
   async destroySession(token: string): Promise<boolean> {
     const ref = this.tokenRef(token);
     if (ref === null) return false;
-    return (await this.write({ script: 'destroySession', keys: [ref.keys.data, ref.keys.index], args: [ref.id] })) === 1;
+    return (
+      (await this.write({ script: 'destroySession', keys: [ref.keys.data, ref.keys.index], args: [ref.id] })) === 1
+    );
   }
 
   /**
@@ -196,7 +203,11 @@ export class RedisSessionStore {
     const json = encodePatch(patch, max);
     const ref = this.tokenRef(token);
     if (ref === null) return false;
-    const reply = await this.write({ script: 'updateSessionMetadata', keys: [ref.keys.data, ref.keys.index], args: [ref.id, json, String(max)] });
+    const reply = await this.write({
+      script: 'updateSessionMetadata',
+      keys: [ref.keys.data, ref.keys.index],
+      args: [ref.id, json, String(max)],
+    });
     if (reply === -1) throw new InvalidInputError('patch', `the session's metadata would exceed ${max} bytes`);
     if (reply === -2) throw new CorruptSessionError('session metadata');
     return reply === 1;
@@ -206,7 +217,9 @@ export class RedisSessionStore {
   async getSessionTtl(token: string): Promise<number | null> {
     const ref = this.tokenRef(token);
     if (ref === null) return null;
-    const ms = Number(await this.run({ script: 'getSessionTtl', keys: [ref.keys.data, ref.keys.index], args: [ref.id] }));
+    const ms = Number(
+      await this.run({ script: 'getSessionTtl', keys: [ref.keys.data, ref.keys.index], args: [ref.id] }),
+    );
     if (ms === -3) throw new CorruptSessionError('session header');
     return ms > 0 ? Math.ceil(ms / 1000) : null;
   }
@@ -220,7 +233,11 @@ export class RedisSessionStore {
     if (ref === null) return null;
     const next = newToken(token.slice(0, token.indexOf('.')));
     const id = sessionIdOf(next);
-    const reply = await this.write({ script: 'rotateSession', keys: [ref.keys.data, ref.keys.index], args: [ref.id, id] });
+    const reply = await this.write({
+      script: 'rotateSession',
+      keys: [ref.keys.data, ref.keys.index],
+      args: [ref.id, id],
+    });
     const session = this.decodeReply(id, reply);
     return session === null ? null : { ...session, token: next };
   }
@@ -251,7 +268,8 @@ export class RedisSessionStore {
     if (options.except !== undefined) {
       const except = requireString('options.except', options.except);
       // Keeping a session the caller cannot name would destroy everything: refuse instead.
-      if (tagOfToken(except) !== userTag(userId)) throw new InvalidInputError('options.except', "is not a token of this user's");
+      if (tagOfToken(except) !== userTag(userId))
+        throw new InvalidInputError('options.except', "is not a token of this user's");
       keep = sessionIdOf(except);
     }
     return Number(await this.write({ script: 'destroyUserSessions', keys: [keys.data, keys.index], args: [keep] }));
@@ -274,7 +292,12 @@ export class RedisSessionStore {
       await this.runner.bounded(this.client().ping());
       report = { healthy: true, latencyMs: performance.now() - started, checkedAt: Date.now() };
     } catch (err) {
-      report = { healthy: false, latencyMs: performance.now() - started, checkedAt: Date.now(), error: classifyError(err).code };
+      report = {
+        healthy: false,
+        latencyMs: performance.now() - started,
+        checkedAt: Date.now(),
+        error: classifyError(err).code,
+      };
     }
     this.metrics?.reachable(report.healthy);
     this.metrics?.healthCheckSeconds.set(report.latencyMs / 1000);
@@ -287,13 +310,20 @@ export class RedisSessionStore {
     this.closed = true;
     if (!this.ownsClients) return;
     await Promise.all(
-      this.connections().map((c) => c.quit().then(() => undefined, () => c.disconnect())),
+      this.connections().map((c) =>
+        c.quit().then(
+          () => undefined,
+          () => c.disconnect(),
+        ),
+      ),
     );
   }
 
   /** Every client the store uses, each once (a caller's client may be both reader and writer). */
   private connections(): Client[] {
-    return this.writer === undefined || this.clients.includes(this.writer) ? [...this.clients] : [...this.clients, this.writer];
+    return this.writer === undefined || this.clients.includes(this.writer)
+      ? [...this.clients]
+      : [...this.clients, this.writer];
   }
 
   private assertOpen(): void {

@@ -23,7 +23,8 @@ export function validateUserId(value: unknown, name = 'userId'): string {
   // Lone surrogates all encode to U+FFFD: three different ids would share one Redis key.
   if (!id.isWellFormed()) throw new InvalidInputError(name, 'contains a lone surrogate (ill-formed UTF-16)');
   if (CONTROL_CHARS.test(id)) throw new InvalidInputError(name, 'contains a control character');
-  if (Buffer.byteLength(id) > MAX_USER_ID_BYTES) throw new InvalidInputError(name, `longer than ${MAX_USER_ID_BYTES} bytes`);
+  if (Buffer.byteLength(id) > MAX_USER_ID_BYTES)
+    throw new InvalidInputError(name, `longer than ${MAX_USER_ID_BYTES} bytes`);
   return id;
 }
 
@@ -34,7 +35,8 @@ export function validateTtl(value: unknown, max: number, name = 'ttl'): number {
   }
   if (value < 1) throw new InvalidInputError(name, `must be at least 1 second, got ${value}`);
   const limit = Math.min(max, MAX_TTL_SECONDS);
-  if (value > limit) throw new InvalidInputError(name, `must be at most ${limit} seconds (absoluteTtl or the maximum), got ${value}`);
+  if (value > limit)
+    throw new InvalidInputError(name, `must be at most ${limit} seconds (absoluteTtl or the maximum), got ${value}`);
   return value;
 }
 
@@ -83,7 +85,8 @@ function checkJson(path: string, value: unknown, depth: number): void {
       throw new InvalidInputError(path, `a value of type ${typeof value} is not JSON`);
   }
   if (value === null) return;
-  if (depth >= MAX_USER_DEPTH) throw new InvalidInputError(path, `nested deeper than ${MAX_USER_DEPTH} levels (or cyclic)`);
+  if (depth >= MAX_USER_DEPTH)
+    throw new InvalidInputError(path, `nested deeper than ${MAX_USER_DEPTH} levels (or cyclic)`);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) checkJson(path, value[i], depth + 1);
   } else if (isPlainObject(value)) {
@@ -92,7 +95,10 @@ function checkJson(path: string, value: unknown, depth: number): void {
       checkJson(path, value[key], depth + 1);
     }
   } else {
-    throw new InvalidInputError(path, 'only plain objects and arrays are allowed (no class instances, Dates or Buffers)');
+    throw new InvalidInputError(
+      path,
+      'only plain objects and arrays are allowed (no class instances, Dates or Buffers)',
+    );
   }
 }
 
@@ -114,13 +120,17 @@ function checkMetadata(name: string, value: unknown, maxBytes: number, allowNull
     const v = value[key];
     checkKey(name, key);
     if (key.length === 0) throw new InvalidInputError(name, 'keys must not be empty');
-    if (Buffer.byteLength(key) > MAX_METADATA_KEY_BYTES) throw new InvalidInputError(name, `a key is longer than ${MAX_METADATA_KEY_BYTES} bytes`);
+    if (Buffer.byteLength(key) > MAX_METADATA_KEY_BYTES)
+      throw new InvalidInputError(name, `a key is longer than ${MAX_METADATA_KEY_BYTES} bytes`);
     if (v === null && allowNull) {
       bytes += Buffer.byteLength(key);
       continue;
     }
     if (typeof v !== 'string') {
-      throw new InvalidInputError(`${name}.${key}`, `expected a string${allowNull ? ' or null' : ''}, got ${describe(v)}`);
+      throw new InvalidInputError(
+        `${name}.${key}`,
+        `expected a string${allowNull ? ' or null' : ''}, got ${describe(v)}`,
+      );
     }
     if (!v.isWellFormed()) throw new InvalidInputError(`${name}.${key}`, 'contains a lone surrogate');
     bytes += Buffer.byteLength(key) + Buffer.byteLength(v);
@@ -128,4 +138,3 @@ function checkMetadata(name: string, value: unknown, maxBytes: number, allowNull
   if (bytes > maxBytes) throw new InvalidInputError(name, `larger than ${maxBytes} bytes (keys plus values)`);
   return value as MetadataPatch;
 }
-

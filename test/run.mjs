@@ -3,10 +3,14 @@
 import { spawn } from 'node:child_process';
 
 const dirs = process.argv.slice(2);
-const child = spawn(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', dirs[0] ?? 'test', '\\.test\\.ts$'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, FORCE_COLOR: '0' },
-});
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', 'node_modules/uvu/bin.js', dirs[0] ?? 'test', '\\.test\\.ts$'],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, FORCE_COLOR: '0' },
+  },
+);
 let out = '';
 child.stdout.on('data', (chunk) => {
   out += chunk;

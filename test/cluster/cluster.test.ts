@@ -2,7 +2,7 @@ import { Cluster } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { aclRules, RedisSessionStore, type CreatedSession } from '../../src/index.js';
-import { startCluster, onEveryMaster, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { cluster, type Deployment } from '../helpers/deployment.js';
 import { functionalTests } from '../helpers/functional-suite.js';
 import { failoverUnderLoad } from '../helpers/failover.js';
@@ -34,7 +34,7 @@ async function masterOfKey(key: string): Promise<TestRedis> {
   return c.masterOf(await keySlot(c.nodes[0]!.admin, key));
 }
 
-test('users spread over all three masters; all of a user\'s keys share one slot (CLUSTER KEYSLOT)', async () => {
+test("users spread over all three masters; all of a user's keys share one slot (CLUSTER KEYSLOT)", async () => {
   const store = await d.open({}, 3);
   try {
     const byMaster = new Map<number, number>();
@@ -43,7 +43,11 @@ test('users spread over all three masters; all of a user\'s keys share one slot 
       const admin = c.nodes[0]!.admin;
       assert.is(await keySlot(admin, dataKey(s.token)), await keySlot(admin, indexKey(s.token)));
       const master = await masterOfKey(dataKey(s.token));
-      assert.is(await master.admin.exists(dataKey(s.token), indexKey(s.token)), 2, 'both keys on the master that owns the slot');
+      assert.is(
+        await master.admin.exists(dataKey(s.token), indexKey(s.token)),
+        2,
+        'both keys on the master that owns the slot',
+      );
       byMaster.set(master.port, (byMaster.get(master.port) ?? 0) + 1);
     }
     assert.is(byMaster.size, 3, `users on ${byMaster.size} masters: ${JSON.stringify([...byMaster])}`);
@@ -59,7 +63,7 @@ test('getSessions: one pipeline per master, sent in parallel, results in input o
   client.pipeline = ((...args: Parameters<typeof pipeline>) => {
     pipelines++;
     return pipeline(...args);
-  }) as typeof client.pipeline;
+  });
   const store = await RedisSessionStore.connect({ redis: client });
   try {
     const made: CreatedSession[] = [];
@@ -72,7 +76,10 @@ test('getSessions: one pipeline per master, sent in parallel, results in input o
     pipelines = 0;
     const got = await store.getSessions(tokens);
     assert.is(pipelines, 3, 'one pipeline per master');
-    assert.equal(got.map((s) => s?.id ?? null), tokens.map((t) => made.find((m) => m.token === t)?.id ?? null));
+    assert.equal(
+      got.map((s) => s?.id ?? null),
+      tokens.map((t) => made.find((m) => m.token === t)?.id ?? null),
+    );
 
     // One master loses its script cache (a restart or failover would do the same).
     const victim = await masterOfKey(dataKey(made[0]!.token));
@@ -80,7 +87,10 @@ test('getSessions: one pipeline per master, sent in parallel, results in input o
     const reloads: string[] = [];
     store.onScriptReload = (name) => reloads.push(name);
     const again = await store.getSessions(tokens);
-    assert.equal(again.map((s) => s?.id ?? null), got.map((s) => s?.id ?? null));
+    assert.equal(
+      again.map((s) => s?.id ?? null),
+      got.map((s) => s?.id ?? null),
+    );
     assert.ok(reloads.length >= 1 && reloads.every((n) => n === 'getSession'), `reloads: ${reloads.join(',')}`);
   } finally {
     await store.close();
@@ -105,7 +115,9 @@ test('connect: cluster seeds, or a comma-separated REDIS_URL in fromEnv', async 
 
 test('as an aclRules() user on every node: the cluster client and every operation work', async () => {
   // ACL users are per node in a cluster: the operator sets the same rules on each.
-  await Promise.all(c.nodes.map((n) => n.admin.call('ACL', 'SETUSER', 'sessions', 'reset', 'on', '>cluster-pass', ...aclRules())));
+  await Promise.all(
+    c.nodes.map((n) => n.admin.call('ACL', 'SETUSER', 'sessions', 'reset', 'on', '>cluster-pass', ...aclRules())),
+  );
   const store = await d.open({ username: 'sessions', password: 'cluster-pass' }, 3);
   try {
     const made: CreatedSession[] = [];
@@ -145,7 +157,8 @@ test('live reshard under a mixed load: sessions in moved slots stay readable, de
     })();
     const rec = await mixedLoad({ store, workers: 16, users: 200, until: moving, batches: true });
     await moving;
-    for (const s of before) if (!rec.destroyed.has(s.token) && !rec.uncertain.has(s.token)) rec.created.set(s.token, s.userId);
+    for (const s of before)
+      if (!rec.destroyed.has(s.token) && !rec.uncertain.has(s.token)) rec.created.set(s.token, s.userId);
     const result = await audit(store, rec);
     console.log(
       `    reshard: ${slots.size} slots (${keysMoved} keys) moved in ${moveMs.toFixed(0)} ms under ${rec.ops} ops; ` +
@@ -175,7 +188,13 @@ test('master failover (kill -9) under load with waitForReplicas: recovers withou
       await victim.kill();
       // The victim's replica takes over its slots.
       const witness = c.nodes.find((n) => n !== victim)!;
-      await waitFor(async () => (await c.masters()).length === 3 && String(await witness.admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'), 15_000, 50);
+      await waitFor(
+        async () =>
+          (await c.masters()).length === 3 &&
+          String(await witness.admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'),
+        15_000,
+        50,
+      );
       marks.promotedAt = performance.now();
       // The old master comes back (same nodes.conf) as a replica of the new one; writes are confirmed again.
       await victim.restart();
@@ -184,7 +203,9 @@ test('master failover (kill -9) under load with waitForReplicas: recovers withou
       await sleep(1000);
     });
     // Recovered without a restart: the same store serves every user again.
-    const fresh = await Promise.all(Array.from({ length: 60 }, (_, u) => store.createSession({ id: `after-${u}`, username: 'a' })));
+    const fresh = await Promise.all(
+      Array.from({ length: 60 }, (_, u) => store.createSession({ id: `after-${u}`, username: 'a' })),
+    );
     assert.is((await store.getSessions(fresh.map((s) => s.token))).filter(Boolean).length, 60);
   } finally {
     await store.close();

@@ -30,7 +30,10 @@ test('connect({ sentinels, name }) finds the master; a wrong group name is a typ
   } finally {
     await store.close();
   }
-  const err = await d.open({ name: 'no-such-group', commandTimeout: 500 }, 3).then(() => null, (e: unknown) => e);
+  const err = await d.open({ name: 'no-such-group', commandTimeout: 500 }, 3).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof Error && (err as { code?: string }).code === 'STORE_UNAVAILABLE', String(err));
 });
 
@@ -53,9 +56,15 @@ test('master failover (kill -9) under load with waitForReplicas: the store follo
       await sleep(1000);
     });
     // The same store, never restarted, writes to the new master (and has it confirmed).
-    const fresh = await Promise.all(Array.from({ length: 50 }, (_, u) => store.createSession({ id: `after-${u}`, username: 'a' })));
+    const fresh = await Promise.all(
+      Array.from({ length: 50 }, (_, u) => store.createSession({ id: `after-${u}`, username: 'a' })),
+    );
     assert.is((await store.getSessions(fresh.map((x) => x.token))).filter(Boolean).length, 50);
-    assert.is(await s.replica.admin.exists(`session:{${fresh[0]!.token.slice(0, 22)}}:d`), 1, 'written on the promoted replica');
+    assert.is(
+      await s.replica.admin.exists(`session:{${fresh[0]!.token.slice(0, 22)}}:d`),
+      1,
+      'written on the promoted replica',
+    );
   } finally {
     await store.close();
   }

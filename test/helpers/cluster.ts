@@ -54,17 +54,24 @@ export async function startCluster(config: ClusterConfig = {}): Promise<TestClus
       const busPort = await freeServerPort();
       nodes.push(
         await startRedis([
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', 'nodes.conf',
-          '--cluster-node-timeout', String(config.nodeTimeout ?? 1000),
-          '--cluster-announce-ip', '127.0.0.1',
-          '--cluster-port', String(busPort),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          String(config.nodeTimeout ?? 1000),
+          '--cluster-announce-ip',
+          '127.0.0.1',
+          '--cluster-port',
+          String(busPort),
           ...(config.args ?? []),
         ]),
       );
     }
     const addrs = nodes.map((n) => `${n.host}:${n.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 });
+    await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', String(replicas), '--cluster-yes'], {
+      timeout: 30_000,
+    });
   } catch (err) {
     await Promise.all(nodes.map((n) => n.stop()));
     throw err;
@@ -85,35 +92,46 @@ export async function startCluster(config: ClusterConfig = {}): Promise<TestClus
       return (await node.admin.call('CLUSTER', 'MYID')) as string;
     },
     async masterOf(slot) {
-      const [, , [host, port]] = ((await handle.admin.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]).find(
-        ([from, to]) => slot >= from && slot <= to,
-      )!;
+      const [, , [host, port]] = (
+        (await handle.admin.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]
+      ).find(([from, to]) => slot >= from && slot <= to)!;
       return nodes.find((n) => n.host === host && n.port === Number(port))!;
     },
     async waitHealthy(timeoutMs = 20_000) {
-      await waitFor(async () => {
-        const live = alive();
-        const views = await Promise.all(
-          live.map(async (n) => [(await n.admin.call('CLUSTER', 'INFO')) as string, parseNodes((await n.admin.call('CLUSTER', 'NODES')) as string)] as const),
-        );
-        for (const [info, view] of views) {
-          if (!info.includes('cluster_state:ok')) return false;
-          // No node still in handshake or suspected of failure, from any node's point of view.
-          if (view.some((v) => v.flags.some((f) => f === 'handshake' || f === 'fail?' || f === 'noaddr'))) return false;
-        }
-        // Every master that serves slots has a replica whose link is up (WAIT tests rely on it).
-        const ms = await handle.masters();
-        for (const m of ms) {
-          const info = await m.admin.info('replication');
-          const slotted = views[0]![1].find((v) => v.addr === `${m.host}:${m.port}`)?.slots.length ?? 0;
-          if (slotted > 0 && replicas > 0 && !/slave\d+:.*state=online/.test(info)) return false;
-        }
-        for (const n of live) {
-          const info = await n.admin.info('replication');
-          if (info.includes('role:slave') && !info.includes('master_link_status:up')) return false;
-        }
-        return true;
-      }, timeoutMs, 100);
+      await waitFor(
+        async () => {
+          const live = alive();
+          const views = await Promise.all(
+            live.map(
+              async (n) =>
+                [
+                  (await n.admin.call('CLUSTER', 'INFO')) as string,
+                  parseNodes((await n.admin.call('CLUSTER', 'NODES')) as string),
+                ] as const,
+            ),
+          );
+          for (const [info, view] of views) {
+            if (!info.includes('cluster_state:ok')) return false;
+            // No node still in handshake or suspected of failure, from any node's point of view.
+            if (view.some((v) => v.flags.some((f) => f === 'handshake' || f === 'fail?' || f === 'noaddr')))
+              return false;
+          }
+          // Every master that serves slots has a replica whose link is up (WAIT tests rely on it).
+          const ms = await handle.masters();
+          for (const m of ms) {
+            const info = await m.admin.info('replication');
+            const slotted = views[0]![1].find((v) => v.addr === `${m.host}:${m.port}`)?.slots.length ?? 0;
+            if (slotted > 0 && replicas > 0 && !/slave\d+:.*state=online/.test(info)) return false;
+          }
+          for (const n of live) {
+            const info = await n.admin.info('replication');
+            if (info.includes('role:slave') && !info.includes('master_link_status:up')) return false;
+          }
+          return true;
+        },
+        timeoutMs,
+        100,
+      );
     },
     async stop() {
       handle.admin?.disconnect();

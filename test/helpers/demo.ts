@@ -16,8 +16,8 @@ export function startDemo(env: Record<string, string | undefined> = {}): Promise
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (c) => (out += c));
-  child.stderr!.on('data', (c) => (out += c));
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`demo did not start within 20 s:\n${out}`)), 20_000);
@@ -25,7 +25,7 @@ export function startDemo(env: Record<string, string | undefined> = {}): Promise
       const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
       if (!m) return;
       clearTimeout(timer);
-      child.stdout!.off('data', check);
+      child.stdout.off('data', check);
       const pid = /embedded Redis \(pid (\d+)\)/.exec(out);
       resolve({
         base: m[1]!,
@@ -38,7 +38,7 @@ export function startDemo(env: Record<string, string | undefined> = {}): Promise
         },
       });
     };
-    child.stdout!.on('data', check);
+    child.stdout.on('data', check);
     void exited.then(() => {
       clearTimeout(timer);
       reject(new Error(`demo exited early:\n${out}`));

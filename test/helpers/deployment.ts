@@ -24,7 +24,12 @@ export interface Deployment {
 }
 
 function withProtocol(base: StoreOptions, options: StoreOptions, protocol: 2 | 3): StoreOptions {
-  return { commandTimeout: 2000, ...base, ...options, redisOptions: { protocol, ...base.redisOptions, ...options.redisOptions } };
+  return {
+    commandTimeout: 2000,
+    ...base,
+    ...options,
+    redisOptions: { protocol, ...base.redisOptions, ...options.redisOptions },
+  };
 }
 
 /** One server; `base` adds connection options (e.g. an ACL user's credentials). */
@@ -32,7 +37,10 @@ export function standalone(r: TestRedis, base: StoreOptions = {}): Deployment {
   return {
     open: (options, protocol) => RedisSessionStore.connect(withProtocol({ url: r.url, ...base }, options, protocol)),
     admin: r.admin,
-    envUrl: base.username === undefined ? r.url : `redis://${encodeURIComponent(base.username)}:${encodeURIComponent(base.password ?? '')}@${r.host}:${r.port}`,
+    envUrl:
+      base.username === undefined
+        ? r.url
+        : `redis://${encodeURIComponent(base.username)}:${encodeURIComponent(base.password ?? '')}@${r.host}:${r.port}`,
     callerClient: (protocol) => new Redis(r.url, { protocol, username: base.username, password: base.password }),
     flushAll: async () => void (await r.admin.flushall()),
     commandCount: () => commandCount(r.admin),
@@ -46,9 +54,11 @@ export function standalone(r: TestRedis, base: StoreOptions = {}): Deployment {
 /** A real cluster: admin views sum over its masters. */
 export function cluster(c: TestCluster, base: StoreOptions = {}): Deployment {
   const masters = () => c.masters();
-  const sum = async (fn: (n: TestRedis) => Promise<number>) => (await Promise.all((await masters()).map(fn))).reduce((a, b) => a + b, 0);
+  const sum = async (fn: (n: TestRedis) => Promise<number>) =>
+    (await Promise.all((await masters()).map(fn))).reduce((a, b) => a + b, 0);
   return {
-    open: (options, protocol) => RedisSessionStore.connect(withProtocol({ cluster: c.seeds, ...base }, options, protocol)),
+    open: (options, protocol) =>
+      RedisSessionStore.connect(withProtocol({ cluster: c.seeds, ...base }, options, protocol)),
     admin: c.admin,
     envUrl: c.seeds.map((s) => `redis://${s.host}:${s.port}`).join(','),
     callerClient: (protocol) => new Cluster(c.seeds, { redisOptions: { protocol } }),
@@ -66,7 +76,10 @@ export function sentinel(s: TestSentinel, base: StoreOptions = {}): Deployment {
   const onMaster = standalone(s.master);
   return {
     ...onMaster,
-    open: (options, protocol) => RedisSessionStore.connect(withProtocol({ sentinels: s.sentinels, name: MASTER_NAME, ...base }, options, protocol)),
+    open: (options, protocol) =>
+      RedisSessionStore.connect(
+        withProtocol({ sentinels: s.sentinels, name: MASTER_NAME, ...base }, options, protocol),
+      ),
     callerClient: (protocol) => new Redis({ sentinels: s.sentinels, name: MASTER_NAME, protocol }),
   };
 }

@@ -14,7 +14,11 @@ export interface FailoverMarks {
  * (failures by phase, longest stall without any success) and asserts what must hold with
  * waitForReplicas: typed errors only, and no acknowledged write lost, resurrected or unindexed.
  */
-export async function failoverUnderLoad(label: string, store: RedisSessionStore, fault: (marks: FailoverMarks) => Promise<void>): Promise<void> {
+export async function failoverUnderLoad(
+  label: string,
+  store: RedisSessionStore,
+  fault: (marks: FailoverMarks) => Promise<void>,
+): Promise<void> {
   const marks: FailoverMarks = { killedAt: 0, promotedAt: 0, rejoinedAt: 0 };
   const calls: { ended: number; ok: boolean; code?: string }[] = [];
   const faulted = fault(marks);
@@ -34,7 +38,11 @@ export async function failoverUnderLoad(label: string, store: RedisSessionStore,
   let stall = successes.length > 0 ? successes[0]! - killedAt : Infinity;
   for (let i = 1; i < successes.length; i++) stall = Math.max(stall, successes[i]! - successes[i - 1]!);
   const phase = (from: number, to: number) =>
-    errorSummary(calls.filter((x) => !x.ok && x.ended >= from && x.ended < to).reduce((m, x) => m.set(x.code!, (m.get(x.code!) ?? 0) + 1), new Map<string, number>()));
+    errorSummary(
+      calls
+        .filter((x) => !x.ok && x.ended >= from && x.ended < to)
+        .reduce((m, x) => m.set(x.code!, (m.get(x.code!) ?? 0) + 1), new Map<string, number>()),
+    );
   console.log(
     `    ${label} failover: promoted ${(promotedAt - killedAt).toFixed(0)} ms after kill -9, old master back as replica at ` +
       `${(rejoinedAt - killedAt).toFixed(0)} ms; ${rec.ops} ops; longest stall without any success ${stall.toFixed(0)} ms, ` +

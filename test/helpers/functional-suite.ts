@@ -44,8 +44,13 @@ export function functionalTests(test: Test, d: () => Deployment, protocol: 2 | 3
     assert.equal(created.evictedSessionIds, []);
     const got = await store.getSession(created.token);
     assert.equal(got, {
-      id: created.id, userId: 'alice', user: alice, createdAt: created.createdAt, lastAccessedAt: created.createdAt,
-      expiresAt: created.expiresAt, metadata: { ua: 'curl/8', ip: '127.0.0.1' },
+      id: created.id,
+      userId: 'alice',
+      user: alice,
+      createdAt: created.createdAt,
+      lastAccessedAt: created.createdAt,
+      expiresAt: created.expiresAt,
+      metadata: { ua: 'curl/8', ip: '127.0.0.1' },
     });
     assert.is((got as unknown as Record<string, unknown>).token, undefined);
   });
@@ -70,14 +75,18 @@ export function functionalTests(test: Test, d: () => Deployment, protocol: 2 | 3
       assert.is(await store.getSession(t), null);
     }
     assert.is(await d().commandCount(), before, 'malformed tokens never reach Redis');
-    for (const t of [null, undefined, 42, [s.token], { token: s.token }]) await rejects(store.getSession(t as never), InvalidInputError);
+    for (const t of [null, undefined, 42, [s.token], { token: s.token }])
+      await rejects(store.getSession(t as never), InvalidInputError);
   });
 
   test('getSessions: input order, nulls for unknown, duplicates, empty batch', async () => {
     const a = await store.createSession(alice);
     const b = await store.createSession(bob);
     const res = await store.getSessions([b.token, 'junk', a.token, b.token, a.token.slice(0, 23) + 'B'.repeat(43)]);
-    assert.equal(res.map((s) => s?.id ?? null), [b.id, null, a.id, b.id, null]);
+    assert.equal(
+      res.map((s) => s?.id ?? null),
+      [b.id, null, a.id, b.id, null],
+    );
     assert.equal(await store.getSessions([]), []);
     await rejects(store.getSessions([a.token, 5 as never]), InvalidInputError);
     await rejects(store.getSessions('x' as never), InvalidInputError);
@@ -170,7 +179,10 @@ export function functionalTests(test: Test, d: () => Deployment, protocol: 2 | 3
     assert.is(await store.countUserSessions('alice'), 2);
     await waitFor(async () => (await store.getSession(short.token)) === null, 3000);
     assert.is(await store.countUserSessions('alice'), 1);
-    assert.equal((await store.listUserSessions('alice')).map((s) => s.id), [long.id]);
+    assert.equal(
+      (await store.listUserSessions('alice')).map((s) => s.id),
+      [long.id],
+    );
     assert.is(await store.getSessionTtl(short.token), null);
     assert.is(await store.refreshSession(short.token), false);
   });
@@ -183,7 +195,10 @@ export function functionalTests(test: Test, d: () => Deployment, protocol: 2 | 3
     assert.is.not(rotated.id, s.id);
     assert.is(await store.getSession(s.token), null);
     const got = await store.getSession(rotated.token);
-    assert.equal([got!.createdAt, got!.expiresAt, got!.metadata, got!.user], [s.createdAt, s.expiresAt, { k: 'v' }, alice]);
+    assert.equal(
+      [got!.createdAt, got!.expiresAt, got!.metadata, got!.user],
+      [s.createdAt, s.expiresAt, { k: 'v' }, alice],
+    );
     assert.is(await store.rotateSession(s.token), null);
     assert.is(await store.countUserSessions('alice'), 1);
   });
@@ -204,7 +219,8 @@ export function functionalTests(test: Test, d: () => Deployment, protocol: 2 | 3
       assert.not.ok(text.includes(t.slice(23)));
     }
     assert.equal(await store.listUserSessions('carol'), []);
-    for (const bad of ['', 5, null, ['alice'], 'a\uD800']) await rejects(store.countUserSessions(bad as never), InvalidInputError);
+    for (const bad of ['', 5, null, ['alice'], 'a\uD800'])
+      await rejects(store.countUserSessions(bad as never), InvalidInputError);
   });
 
   test('destroyUserSessions: all, or all but one of the same user', async () => {
@@ -289,7 +305,7 @@ export function functionalTests(test: Test, d: () => Deployment, protocol: 2 | 3
     await d().admin.del(data);
     await d().admin.rpush(data, 'x');
     await rejects(store.getSession(s.token), CorruptSessionError, 'CORRUPT_SESSION');
-    assert.ok(await store.destroyUserSessions('alice') >= 0, 'destroy-all still clears it');
+    assert.ok((await store.destroyUserSessions('alice')) >= 0, 'destroy-all still clears it');
     assert.is(await d().admin.exists(data), 0);
   });
 
@@ -329,9 +345,17 @@ export function functionalTests(test: Test, d: () => Deployment, protocol: 2 | 3
   });
 
   test('fromEnv reads exactly its variables; malformed ones are ConfigurationError', async () => {
-    const fromEnv = await RedisSessionStore.fromEnv({ REDIS_URL: d().envUrl, SESSION_TTL: '77', SESSION_KEY_PREFIX: 'env:', MAX_CONNECTIONS: '2' });
+    const fromEnv = await RedisSessionStore.fromEnv({
+      REDIS_URL: d().envUrl,
+      SESSION_TTL: '77',
+      SESSION_KEY_PREFIX: 'env:',
+      MAX_CONNECTIONS: '2',
+    });
     try {
-      assert.equal([fromEnv.options.defaultTtl, fromEnv.options.keyPrefix, fromEnv.options.maxConnections], [77, 'env:', 2]);
+      assert.equal(
+        [fromEnv.options.defaultTtl, fromEnv.options.keyPrefix, fromEnv.options.maxConnections],
+        [77, 'env:', 2],
+      );
       const s = await fromEnv.createSession(bob);
       assert.is(s.expiresAt - s.createdAt, 77_000);
     } finally {
@@ -344,7 +368,10 @@ export function functionalTests(test: Test, d: () => Deployment, protocol: 2 | 3
 
   test('connect to a dead port rejects StoreUnavailableError within the budget', async () => {
     const started = Date.now();
-    await rejects(RedisSessionStore.connect({ url: 'redis://127.0.0.1:1', commandTimeout: 300 }), StoreUnavailableError);
+    await rejects(
+      RedisSessionStore.connect({ url: 'redis://127.0.0.1:1', commandTimeout: 300 }),
+      StoreUnavailableError,
+    );
     assert.ok(Date.now() - started < 2500, `${Date.now() - started} ms`);
   });
 
@@ -365,5 +392,4 @@ export function functionalTests(test: Test, d: () => Deployment, protocol: 2 | 3
       await d().configSet('maxmemory-policy', 'noeviction');
     }
   });
-
 }

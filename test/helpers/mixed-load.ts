@@ -42,7 +42,16 @@ export interface MixedLoadOptions {
  */
 export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> {
   const { store, workers, users } = options;
-  const rec: LoadRecord = { ops: 0, created: new Map(), destroyed: new Set(), uncertain: new Set(), errors: new Map(), samples: new Set(), maxCallMs: 0, falseAbsent: 0 };
+  const rec: LoadRecord = {
+    ops: 0,
+    created: new Map(),
+    destroyed: new Set(),
+    uncertain: new Set(),
+    errors: new Map(),
+    samples: new Set(),
+    maxCallMs: 0,
+    falseAbsent: 0,
+  };
   let stop = false;
   void options.until.then(() => (stop = true));
   const mine: string[][] = Array.from({ length: workers }, () => []);
@@ -110,7 +119,10 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
 }
 
 /** Checks every acknowledged outcome against Redis after the load: lost, resurrected, unindexed. */
-export async function audit(store: RedisSessionStore, rec: LoadRecord): Promise<{ checked: number; lost: number; resurrected: number; unindexed: number }> {
+export async function audit(
+  store: RedisSessionStore,
+  rec: LoadRecord,
+): Promise<{ checked: number; lost: number; resurrected: number; unindexed: number }> {
   let lost = 0;
   let resurrected = 0;
   let unindexed = 0;

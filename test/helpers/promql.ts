@@ -14,9 +14,34 @@ export function dashboardQueries(): DashboardQuery[] {
 }
 
 const FUNCTIONS = new Set([
-  'sum', 'min', 'max', 'avg', 'count', 'rate', 'irate', 'increase', 'histogram_quantile', 'by', 'without', 'on',
-  'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'offset', 'bool', 'topk', 'bottomk', 'abs', 'clamp_min',
-  'label_values', 'vector', 'scalar', 'time',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'count',
+  'rate',
+  'irate',
+  'increase',
+  'histogram_quantile',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'bool',
+  'topk',
+  'bottomk',
+  'abs',
+  'clamp_min',
+  'label_values',
+  'vector',
+  'scalar',
+  'time',
 ]);
 
 /** The metric names a PromQL expression selects (label matchers, ranges and grouping removed). */

@@ -1,4 +1,3 @@
-
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +33,10 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   // purpose); restarts go through RedisInstance on that same port (RedisMemoryServer would hand
   // out a new one: its port finder locks a given port for a while).
   const wanted = await freeServerPort();
-  const server = await RedisMemoryServer.create({ binary: { systemBinary: binary }, instance: { ip: '127.0.0.1', port: wanted, args } });
+  const server = await RedisMemoryServer.create({
+    binary: { systemBinary: binary },
+    instance: { ip: '127.0.0.1', port: wanted, args },
+  });
   const host = await server.getHost();
   const port = await server.getPort();
   if (port !== wanted) {
@@ -68,13 +70,17 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
     resume: () => process.kill(pid, 'SIGCONT'),
     async kill() {
       const child = current?.childProcess;
-      const exited = child && child.exitCode === null ? new Promise((done) => child.once('exit', done)) : Promise.resolve();
+      const exited =
+        child && child.exitCode === null ? new Promise((done) => child.once('exit', done)) : Promise.resolve();
       process.kill(pid, 'SIGKILL');
       await exited;
       await stopCurrent().catch(() => undefined);
     },
     async restart() {
-      const instance = await RedisInstance.run({ binary: { systemBinary: binary }, instance: { ip: host, port, args } });
+      const instance = await RedisInstance.run({
+        binary: { systemBinary: binary },
+        instance: { ip: host, port, args },
+      });
       current = instance;
       stopCurrent = () => instance.kill();
       pid = pidOf();
@@ -126,7 +132,6 @@ export async function commandCount(admin: Redis): Promise<number> {
 export function keySlot(admin: Redis, key: string): Promise<number> {
   return admin.call('CLUSTER', 'KEYSLOT', key) as Promise<number>;
 }
-
 
 /**
  * Registers a suite's server lifecycle: a Redis started before its tests, stopped after them,

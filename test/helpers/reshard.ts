@@ -21,6 +21,7 @@ export async function migrateSlot(c: TestCluster, slot: number, from: TestRedis,
   // The target first, so it never answers MOVED back to the source (the redis-cli order).
   await to.admin.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
   await from.admin.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-  for (const m of await c.masters()) if (m !== to && m !== from) await m.admin.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+  for (const m of await c.masters())
+    if (m !== to && m !== from) await m.admin.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
   return moved;
 }

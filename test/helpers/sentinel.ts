@@ -30,10 +30,12 @@ export async function startSentinel(downAfterMs = 1000): Promise<TestSentinel> {
     clients.forEach((c) => c.disconnect());
     await Promise.all(
       children.map((child) =>
-        child.exitCode !== null || child.signalCode !== null ? undefined : new Promise((done) => {
-          child.once('exit', done);
-          child.kill('SIGKILL');
-        }),
+        child.exitCode !== null || child.signalCode !== null
+          ? Promise.resolve()
+          : new Promise((done) => {
+              child.once('exit', done);
+              child.kill('SIGKILL');
+            }),
       ),
     );
     await Promise.all([master.stop(), replica.stop()]);
@@ -60,20 +62,30 @@ export async function startSentinel(downAfterMs = 1000): Promise<TestSentinel> {
       const child = spawn(systemRedisServer(), [conf, '--sentinel'], { stdio: 'ignore' });
       children.push(child);
       sentinels.push({ host: '127.0.0.1', port, pid: child.pid! });
-      const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+      const client = new Redis({
+        host: '127.0.0.1',
+        port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        retryStrategy: () => 50,
+      });
       client.on('error', () => undefined);
       clients.push(client);
     }
     // Ready when every Sentinel knows the replica and the two other Sentinels (quorum and leader election need them).
-    await waitFor(async () => {
-      for (const client of clients) {
-        if (client.status === 'wait') await client.connect();
-        const replicas = (await client.call('SENTINEL', 'REPLICAS', MASTER_NAME)) as unknown[];
-        const peers = (await client.call('SENTINEL', 'SENTINELS', MASTER_NAME)) as unknown[];
-        if (replicas.length !== 1 || peers.length !== 2) return false;
-      }
-      return true;
-    }, 20_000, 100);
+    await waitFor(
+      async () => {
+        for (const client of clients) {
+          if (client.status === 'wait') await client.connect();
+          const replicas = (await client.call('SENTINEL', 'REPLICAS', MASTER_NAME)) as unknown[];
+          const peers = (await client.call('SENTINEL', 'SENTINELS', MASTER_NAME)) as unknown[];
+          if (replicas.length !== 1 || peers.length !== 2) return false;
+        }
+        return true;
+      },
+      20_000,
+      100,
+    );
   } catch (err) {
     await stop();
     throw err;
@@ -83,7 +95,10 @@ export async function startSentinel(downAfterMs = 1000): Promise<TestSentinel> {
     replica,
     sentinels,
     async currentMaster() {
-      const [host, port] = (await clients[0]!.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME)) as [string, string];
+      const [host, port] = (await clients[0]!.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME)) as [
+        string,
+        string,
+      ];
       return { host, port: Number(port) };
     },
     stop,

@@ -7,7 +7,12 @@ export const bob = { id: 'bob', username: 'Bob' };
 
 /** A store on the test server; `protocol` picks RESP2 or RESP3 (ioredis 6 defaults to 3). */
 export function openStore(r: TestRedis, options: StoreOptions = {}, protocol: 2 | 3 = 3): Promise<RedisSessionStore> {
-  return RedisSessionStore.connect({ url: r.url, commandTimeout: 2000, ...options, redisOptions: { protocol, ...options.redisOptions } });
+  return RedisSessionStore.connect({
+    url: r.url,
+    commandTimeout: 2000,
+    ...options,
+    redisOptions: { protocol, ...options.redisOptions },
+  });
 }
 
 /** Redis's clock in ms, to check that session times come from the server. */

@@ -18,7 +18,24 @@ test.after(() => rmSync(out, { recursive: true, force: true }));
 test('--quick on a tiny budget writes latest.json, latest.md and latest.svg', async () => {
   await promisify(execFile)(
     process.execPath,
-    ['--import', 'tsx', 'bench/run.ts', '--quick', '--duration-ms', '40', '--rounds', '1', '--scale', '500,1000', '--destroy-all', '1,10', '--memory-sessions', '300', '--out', out],
+    [
+      '--import',
+      'tsx',
+      'bench/run.ts',
+      '--quick',
+      '--duration-ms',
+      '40',
+      '--rounds',
+      '1',
+      '--scale',
+      '500,1000',
+      '--destroy-all',
+      '1,10',
+      '--memory-sessions',
+      '300',
+      '--out',
+      out,
+    ],
     { timeout: 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, REDIS_URL: undefined } },
   );
   const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as Results;
@@ -34,10 +51,19 @@ test('--quick on a tiny budget writes latest.json, latest.md and latest.svg', as
   assert.ok(results.serverLimit.some((s) => s.test === 'GET' && s.pipeline === 16 && s.requestsPerSec > 0));
   assert.equal([...new Set(results.scaling.rows.map((r) => r.stored))], [500, 1000]);
   assert.ok(results.memory.every((m) => m.bytesPerSession > 0));
-  assert.ok(results.targets && results.targets.length >= 10 && results.targets.every((t) => typeof t.met === 'boolean'));
+  assert.ok(
+    results.targets && results.targets.length >= 10 && results.targets.every((t) => typeof t.met === 'boolean'),
+  );
 
   const md = readFileSync(join(out, 'latest.md'), 'utf8');
-  for (const heading of ['## Targets', '## Throughput', '## The store against its baselines', '## Latency', '## Scaling', '## Memory']) {
+  for (const heading of [
+    '## Targets',
+    '## Throughput',
+    '## The store against its baselines',
+    '## Latency',
+    '## Scaling',
+    '## Memory',
+  ]) {
     assert.ok(md.includes(heading), heading);
   }
   const svg = readFileSync(join(out, 'latest.svg'), 'utf8');

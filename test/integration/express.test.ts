@@ -27,11 +27,22 @@ test.before.each(async () => {
 });
 
 const sess = (extra: Record<string, unknown> = {}, expires?: Date): SessionData =>
-  ({ cookie: { originalMaxAge: expires ? expires.getTime() - Date.now() : null, expires: expires ?? null, httpOnly: true, path: '/' }, ...extra }) as unknown as SessionData;
+  ({
+    cookie: {
+      originalMaxAge: expires ? expires.getTime() - Date.now() : null,
+      expires: expires ?? null,
+      httpOnly: true,
+      path: '/',
+    },
+    ...extra,
+  });
 
 test('defaults and public properties match connect-redis', () => {
   const store = new ExpressSessionStore({ client });
-  assert.equal([store.prefix, store.scanCount, store.ttl, store.disableTTL, store.disableTouch, store.serializer], ['sess:', 100, 86400, false, false, JSON]);
+  assert.equal(
+    [store.prefix, store.scanCount, store.ttl, store.disableTTL, store.disableTouch, store.serializer],
+    ['sess:', 100, 86400, false, false, JSON],
+  );
   assert.is(store.client, client);
   assert.instance(store, session.Store);
 });
@@ -45,7 +56,9 @@ test('set/get round trip under exactly prefix + sid, as the serializer string, T
   assert.equal(await store.get('abc'), JSON.parse(JSON.stringify(data)));
   assert.is(await store.get('nope'), null);
   // Callback form too.
-  const viaCallback = await new Promise((resolve, reject) => void store.get('abc', (err, v) => (err ? reject(err) : resolve(v))));
+  const viaCallback = await new Promise(
+    (resolve, reject) => void store.get('abc', (err, v) => (err ? reject(err) : resolve(v))),
+  );
   assert.equal(viaCallback, JSON.parse(JSON.stringify(data)));
 });
 
@@ -121,7 +134,13 @@ test('logout vs in-flight write: 1,000 trials, 0 sessions brought back', async (
     const ids = Array.from({ length: 50 }, (_, j) => `race${i + j}`);
     await Promise.all(ids.map((id) => writer.set(id, sess({ v: 0 }))));
     // A request loaded the session before the logout and saves it after (or around) it.
-    await Promise.all(ids.map((id, j) => (j % 2 ? Promise.all([logout.destroy(id), writer.set(id, sess({ v: 1 }))]) : Promise.all([writer.set(id, sess({ v: 1 })), logout.destroy(id)]))));
+    await Promise.all(
+      ids.map((id, j) =>
+        j % 2
+          ? Promise.all([logout.destroy(id), writer.set(id, sess({ v: 1 }))])
+          : Promise.all([writer.set(id, sess({ v: 1 })), logout.destroy(id)]),
+      ),
+    );
     for (const id of ids) if ((await client.exists(`sess:${id}`)) === 1) resurrected++;
   }
   (writer.client as Redis).disconnect();
@@ -147,7 +166,7 @@ test('userId: per-user index kept by the same scripts; count, list, destroy all'
   assert.is(await store.set('u3', sess({ user: 'ann' }, future)), false);
   assert.is(await client.exists('sess:u3'), 0);
   assert.is(await store.countUserSessions('ann'), 1);
-  await assert.not.throws(() => new ExpressSessionStore({ client }));
+  assert.not.throws(() => new ExpressSessionStore({ client }));
   await store.destroyUserSessions('ann');
   assert.is(await store.countUserSessions('ann'), 0);
   // destroy(sid) of an anonymous session with userId set: read back, no index to touch.
@@ -176,7 +195,8 @@ test('metrics: express.* operations are counted with outcomes, refused writes as
   await store.destroy('m1');
   await store.set('m1', sess());
   const values = (await registry.getMetricsAsJSON()).find((m) => m.name === 'session_store_operations_total')!.values;
-  const count = (operation: string, outcome: string) => values.find((v) => v.labels.operation === operation && v.labels.outcome === outcome)?.value;
+  const count = (operation: string, outcome: string) =>
+    values.find((v) => v.labels.operation === operation && v.labels.outcome === outcome)?.value;
   assert.is(count('express.set', 'ok'), 1);
   assert.is(count('express.set', 'not_found'), 1, 'the write refused after destroy');
   assert.is(count('express.get', 'ok'), 1);
@@ -188,7 +208,10 @@ test('node-redis client works the same', async () => {
   const nodeRedis = createClient({ url: r.url });
   await nodeRedis.connect();
   try {
-    const store = new ExpressSessionStore({ client: nodeRedis, userId: (s) => (s as unknown as { user?: string }).user });
+    const store = new ExpressSessionStore({
+      client: nodeRedis,
+      userId: (s) => (s as unknown as { user?: string }).user,
+    });
     await store.set('n1', sess({ user: 'nia' }));
     assert.equal(await store.get('n1'), JSON.parse(JSON.stringify(sess({ user: 'nia' }))));
     assert.is(await store.length(), 1);
@@ -206,7 +229,16 @@ test('node-redis client works the same', async () => {
 test('a real Express app: login, later requests, rolling touch, logout, log out everywhere', async () => {
   const store = new ExpressSessionStore({ client, userId: (s) => (s as unknown as { user?: string }).user });
   const app = express();
-  app.use(session({ store, secret: 'test secret', resave: false, saveUninitialized: false, rolling: true, cookie: { maxAge: 60_000 } }));
+  app.use(
+    session({
+      store,
+      secret: 'test secret',
+      resave: false,
+      saveUninitialized: false,
+      rolling: true,
+      cookie: { maxAge: 60_000 },
+    }),
+  );
   app.post('/login/:user', (req, res) => {
     req.session.regenerate(() => {
       (req.session as unknown as { user: string }).user = req.params.user;
@@ -230,14 +262,17 @@ test('a real Express app: login, later requests, rolling touch, logout, log out 
     };
     const a = await login();
     const b = await login();
-    const me = async (cookie: string) => ((await (await fetch(`${base}/me`, { headers: { cookie } })).json()) as { user: string | null }).user;
+    const me = async (cookie: string) =>
+      ((await (await fetch(`${base}/me`, { headers: { cookie } })).json()) as { user: string | null }).user;
     assert.is(await me(a), 'ann');
     assert.is(await store.countUserSessions('ann'), 2);
     const sid = decodeURIComponent(a.split('=')[1]!).slice(2).split('.')[0]!;
     await client.expire(`sess:${sid}`, 10);
     await me(a);
     assert.ok((await client.ttl(`sess:${sid}`)) > 50, 'rolling touch extended the TTL');
-    const all = (await (await fetch(`${base}/logout-all`, { method: 'POST', headers: { cookie: a } })).json()) as { destroyed: number };
+    const all = (await (await fetch(`${base}/logout-all`, { method: 'POST', headers: { cookie: a } })).json()) as {
+      destroyed: number;
+    };
     assert.is(all.destroyed, 1);
     assert.is(await me(b), null);
     assert.is(await me(a), 'ann');
@@ -256,12 +291,19 @@ test('a real Fastify app with @fastify/session', async () => {
   const store = new ExpressSessionStore({ client, prefix: 'fsess:' });
   const app = Fastify();
   await app.register(fastifyCookie);
-  await app.register(fastifySession, { secret: 'a secret with minimum length of 32 characters', store: store as never, cookie: { secure: false, maxAge: 60_000 }, saveUninitialized: false });
+  await app.register(fastifySession, {
+    secret: 'a secret with minimum length of 32 characters',
+    store: store,
+    cookie: { secure: false, maxAge: 60_000 },
+    saveUninitialized: false,
+  });
   app.post('/login', async (req) => {
     (req.session as unknown as { set(k: string, v: unknown): void }).set('user', 'fay');
     return { ok: true };
   });
-  app.get('/me', async (req) => ({ user: (req.session as unknown as { get(k: string): unknown }).get('user') ?? null }));
+  app.get('/me', async (req) => ({
+    user: (req.session as unknown as { get(k: string): unknown }).get('user') ?? null,
+  }));
   app.post('/logout', async (req) => {
     await (req.session as unknown as { destroy(): Promise<void> }).destroy();
     return { ok: true };
@@ -272,7 +314,8 @@ test('a real Fastify app with @fastify/session', async () => {
     const res = await fetch(`${base}/login`, { method: 'POST' });
     const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
     assert.is(await store.length(), 1);
-    const me = async () => ((await (await fetch(`${base}/me`, { headers: { cookie } })).json()) as { user: string | null }).user;
+    const me = async () =>
+      ((await (await fetch(`${base}/me`, { headers: { cookie } })).json()) as { user: string | null }).user;
     assert.is(await me(), 'fay');
     await fetch(`${base}/logout`, { method: 'POST', headers: { cookie } });
     assert.is(await me(), null);
@@ -283,12 +326,22 @@ test('a real Fastify app with @fastify/session', async () => {
 });
 
 test('on a cluster: SCAN runs on every master; the per-user index is refused', async () => {
-  const node = await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-announce-ip', '127.0.0.1']);
+  const node = await startRedis([
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-announce-ip',
+    '127.0.0.1',
+  ]);
   const cluster = new Cluster([{ host: node.host, port: node.port }], { redisOptions: { maxRetriesPerRequest: 1 } });
   cluster.on('error', () => undefined);
   try {
     await node.admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
-    await waitFor(async () => ((await node.admin.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok'), 10_000);
+    await waitFor(
+      async () => ((await node.admin.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok'),
+      10_000,
+    );
     const store = new ExpressSessionStore({ client: cluster });
     for (const id of ['k1', 'k2', 'k3', 'k4']) await store.set(id, sess({ id }));
     await store.destroy('k4');
@@ -298,7 +351,10 @@ test('on a cluster: SCAN runs on every master; the per-user index is refused', a
     assert.is(await store.get('k4'), null, 'destroyed ids stay destroyed on a cluster too');
     await store.clear();
     assert.is(await store.length(), 0);
-    assert.throws(() => new ExpressSessionStore({ client: cluster, userId: () => 'x' }), (e: unknown) => e instanceof ConfigurationError);
+    assert.throws(
+      () => new ExpressSessionStore({ client: cluster, userId: () => 'x' }),
+      (e: unknown) => e instanceof ConfigurationError,
+    );
   } finally {
     cluster.disconnect();
     await node.stop();

@@ -32,7 +32,7 @@ test('after a mixed run, no issued token or token secret appears anywhere in Red
     }
     if (u % 7 === 0) await store.destroyUserSessions(user.id);
   }
-  assert.ok(await r.admin.dbsize() > 0);
+  assert.ok((await r.admin.dbsize()) > 0);
   const everything = await dumpAll(r.admin);
   let found = 0;
   for (const t of issued.filter(Boolean)) {

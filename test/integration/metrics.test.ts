@@ -25,7 +25,9 @@ async function samples(registry: Registry, name: string): Promise<Sample[]> {
 }
 async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const match = (await samples(registry, name)).filter(
-    (s) => (s.metricName === undefined || s.metricName === name) && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+    (s) =>
+      (s.metricName === undefined || s.metricName === name) &&
+      Object.entries(labels).every(([k, v]) => s.labels[k] === v),
   );
   return match.reduce((n, s) => n + s.value, 0);
 }
@@ -68,7 +70,9 @@ test('names, types, labels and counts after a scripted sequence (invalid input, 
     assert.is(await value(registry, 'session_store_cap_evictions_total'), 1);
     assert.is(await value(registry, 'session_store_user_sessions_destroyed_total'), 1);
     assert.is(await value(registry, 'session_store_script_reloads_total', { script: 'getSession' }), 1);
-    const batchSum = (await samples(registry, 'session_store_get_sessions_batch_size')).find((s) => s.metricName?.endsWith('_sum'))!;
+    const batchSum = (await samples(registry, 'session_store_get_sessions_batch_size')).find((s) =>
+      s.metricName?.endsWith('_sum'),
+    )!;
     assert.is(batchSum.value, 3);
     const durationCount = (await samples(registry, 'session_store_operation_duration_seconds')).find(
       (s) => s.metricName?.endsWith('_count') && s.labels.operation === 'getSession',
@@ -83,14 +87,15 @@ test('names, types, labels and counts after a scripted sequence (invalid input, 
     assert.is(await value(registry, 'session_store_redis_up'), 0);
     const health = await store.healthCheck();
     assert.is(health.healthy, false);
-    assert.ok(await value(registry, 'session_store_health_check_duration_seconds') > 0);
+    assert.ok((await value(registry, 'session_store_health_check_duration_seconds')) > 0);
     await r.restart();
     assert.ok((await store.healthCheck()).healthy);
     assert.is(await value(registry, 'session_store_redis_up'), 1);
 
     // No token, session id or user id ever becomes a label or appears in the output.
     const text = await registry.metrics();
-    for (const secret of [first.token, second.token, first.id, second.id, 'alice', 'bob']) assert.not.ok(text.includes(secret), secret);
+    for (const secret of [first.token, second.token, first.id, second.id, 'alice', 'bob'])
+      assert.not.ok(text.includes(secret), secret);
     const labelValues = new Set(json.flatMap((m) => m.values.flatMap((v) => Object.values(v.labels).map(String))));
     for (const v of labelValues) assert.ok(/^[a-zA-Z_+.0-9]+$|^\+Inf$/.test(v), `bounded label value ${v}`);
   } finally {
@@ -123,12 +128,18 @@ test('metrics: false registers nothing and leaves the methods unwrapped; a custo
     await prefixed.createSession(alice);
     const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
     assert.ok(names.every((n) => n.startsWith('myapp_sessions_')));
-    assert.is(await value(registry, 'myapp_sessions_operations_total', { operation: 'createSession', outcome: 'ok' }), 1);
+    assert.is(
+      await value(registry, 'myapp_sessions_operations_total', { operation: 'createSession', outcome: 'ok' }),
+      1,
+    );
     // A second store on the same registry shares the metrics instead of failing on duplicate names.
     const twin = await openStore(r, { metrics: { registry, prefix: 'myapp_sessions_' } });
     await twin.createSession(alice);
     await twin.close();
-    assert.is(await value(registry, 'myapp_sessions_operations_total', { operation: 'createSession', outcome: 'ok' }), 2);
+    assert.is(
+      await value(registry, 'myapp_sessions_operations_total', { operation: 'createSession', outcome: 'ok' }),
+      2,
+    );
   } finally {
     await plain.close();
     await prefixed.close();

@@ -41,11 +41,15 @@ function everyCall(token: string, id: string): [string, () => Promise<unknown>][
   ];
 }
 
-async function expectAllFail(token: string, id: string, Class: abstract new (...args: never[]) => Error): Promise<number> {
+async function expectAllFail(
+  token: string,
+  id: string,
+  Class: abstract new (...args: never[]) => Error,
+): Promise<number> {
   let worst = 0;
   for (const [name, call] of everyCall(token, id)) {
     const started = performance.now();
-    let outcome: unknown = 'resolved';
+    let outcome: unknown;
     try {
       outcome = { resolved: await call() };
     } catch (err) {

@@ -62,7 +62,11 @@ test('every dashboard query returns data from a live scrape of the demo service'
   );
   prometheus = spawn(
     'prometheus',
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`],
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+    ],
     { stdio: 'ignore' },
   );
   const prom = `http://127.0.0.1:${promPort}`;
@@ -77,13 +81,17 @@ test('every dashboard query returns data from a live scrape of the demo service'
 
   const queries = dashboardQueries();
   const pending = new Set(queries.map((q) => q.expr));
-  await waitFor(async () => {
-    for (const expr of [...pending]) {
-      const answer = await query(prom, concrete(expr));
-      if (answer.status === 'success' && answer.data.result.length > 0) pending.delete(expr);
-    }
-    return pending.size === 0;
-  }, 30_000, 500).catch(() => undefined);
+  await waitFor(
+    async () => {
+      for (const expr of [...pending]) {
+        const answer = await query(prom, concrete(expr));
+        if (answer.status === 'success' && answer.data.result.length > 0) pending.delete(expr);
+      }
+      return pending.size === 0;
+    },
+    30_000,
+    500,
+  ).catch(() => undefined);
   assert.equal([...pending], [], 'queries without data');
   const ops = await query(prom, 'sum(session_store_operations_total{outcome="ok"})');
   assert.ok(Number((ops.data.result[0] as { value: [number, string] }).value[1]) > 100);

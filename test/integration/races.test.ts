@@ -60,7 +60,9 @@ for (const [name, trials, op] of contenders) {
         if (o && typeof o === 'object' && 'token' in o) await a.destroySession(o.token as string);
       }
     }
-    console.log(`    destroy vs ${name}: ${trials} trials, contender first ${contenderFirst}, resurrected ${resurrected}`);
+    console.log(
+      `    destroy vs ${name}: ${trials} trials, contender first ${contenderFirst}, resurrected ${resurrected}`,
+    );
     assert.is(resurrected, 0);
     assert.ok(contenderFirst > 0 && contenderFirst < trials, 'both orders happened');
     assert.is(await r.admin.dbsize(), 0, 'no partial data left');

@@ -12,12 +12,34 @@ let r: TestRedis;
 let cluster: Cluster;
 let store: RedisSessionStore;
 
-const awkwardIds = ['{', '}', '}abc', '{}', 'a{b}c', '{{x}}', ' ', '*', '?[]\\', 'é', 'e\u0301', '😀', 'x'.repeat(256), 'user:42'];
+const awkwardIds = [
+  '{',
+  '}',
+  '}abc',
+  '{}',
+  'a{b}c',
+  '{{x}}',
+  ' ',
+  '*',
+  '?[]\\',
+  'é',
+  'e\u0301',
+  '😀',
+  'x'.repeat(256),
+  'user:42',
+];
 
 test.before(async () => {
-  r = await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-announce-ip', '127.0.0.1']);
+  r = await startRedis([
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-announce-ip',
+    '127.0.0.1',
+  ]);
   await r.admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
-  await waitFor(async () => (await r.admin.call('CLUSTER', 'INFO') as string).includes('cluster_state:ok'), 10_000);
+  await waitFor(async () => ((await r.admin.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok'), 10_000);
   cluster = new Cluster([{ host: r.host, port: r.port }], { redisOptions: { maxRetriesPerRequest: 1 } });
   cluster.on('error', () => undefined);
   store = await RedisSessionStore.connect({ redis: cluster, maxSessionsPerUser: 3, rolling: true, touchAfter: 0 });
@@ -67,9 +89,10 @@ test('every operation runs on a cluster node without CROSSSLOT or non-local key 
 });
 
 test('the slot check is real: a script touching an undeclared key in another slot fails here', async () => {
-  const err = await cluster
-    .eval("#!lua\nreturn redis.call('GET', 'elsewhere')", 1, 'session:{abc}:d')
-    .then(() => null, (e: Error) => e);
+  const err = await cluster.eval("#!lua\nreturn redis.call('GET', 'elsewhere')", 1, 'session:{abc}:d').then(
+    () => null,
+    (e: Error) => e,
+  );
   assert.ok(err instanceof Error);
   assert.match(err.message, /same slot|non local/);
 });

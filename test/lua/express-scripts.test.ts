@@ -12,7 +12,6 @@ const I = '{tag}:sess:by-user';
 const run = (name: ScriptName, keys: string[], ...args: (string | number)[]) =>
   redis().admin.eval(luaScripts[name].body, keys.length, ...keys, ...args.map(String));
 
-
 test('expressSet: 1 written with EX or without TTL; 0 refused after a destroy', async () => {
   assert.is(await run('expressSet', [S, T], '{"a":1}', 30), 1);
   assert.is(await redis().admin.get(S), '{"a":1}');
@@ -40,7 +39,11 @@ test('expressSetIndexed / expressTouchIndexed / expressDestroyIndexed keep the i
   assert.ok(Math.abs((await redis().admin.pexpiretime(I)) - exp) <= 1, 'index expires with its last session');
   assert.is(await run('expressTouchIndexed', [S, I], 90, 'abc'), 1);
   assert.ok(Number(await redis().admin.zscore(I, 'abc')) > exp);
-  assert.is(await run('expressTouchIndexed', ['sess:gone', I], 90, 'gone'), 0, 'a missing session is not indexed by a touch');
+  assert.is(
+    await run('expressTouchIndexed', ['sess:gone', I], 90, 'gone'),
+    0,
+    'a missing session is not indexed by a touch',
+  );
   assert.is(await redis().admin.zscore(I, 'gone'), null);
   assert.is(await run('expressSetIndexed', ['sess:forever', '{sess:forever}:destroyed', I], '{}', 0, 'forever'), 1);
   assert.is(await redis().admin.zscore(I, 'forever'), 'inf');

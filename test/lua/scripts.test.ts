@@ -25,8 +25,10 @@ async function plant(sid: string, v: string | ((exp: number) => string), expires
   await redis().admin.zadd(X, expiresAt, sid);
 }
 const expOf = (v: string) => Number(v.split('|')[1]);
-const live = (created: number, access: number, ttl: number, deadline: number, meta = '{}') => (exp: number) => value(exp, created, access, ttl, deadline, meta);
-
+const live =
+  (created: number, access: number, ttl: number, deadline: number, meta = '{}') =>
+  (exp: number) =>
+    value(exp, created, access, ttl, deadline, meta);
 
 test('createSession: stores value and expiry, keys expire with the last session', async () => {
   const t0 = await now();
@@ -108,7 +110,7 @@ test('getSession: not rolling never writes; rolling writes only after touchAfter
   assert.is(await redis().admin.pexpiretime(D), exp);
 });
 
-test('getSession: a rolling write also prunes the user\'s expired sessions; a read-only one does not', async () => {
+test("getSession: a rolling write also prunes the user's expired sessions; a read-only one does not", async () => {
   const t = await now();
   await plant('s', live(1, t - 10_000, 60, 0), t + 1000);
   await plant('dead', live(1, 1, 60, 0), t - 1);
@@ -213,7 +215,12 @@ test('countUserSessions and listUserSessions: live only', async () => {
   await plant('exp', live(1, 1, 60, 0), t - 1);
   await redis().admin.zadd(X, t + 30_000, 'orphan');
   assert.is(await run('countUserSessions', [X]), 3);
-  assert.equal(await run('listUserSessions', both), ['b', value(t + 10_000, 2, 2, 60, 0), 'a', value(t + 20_000, 1, 1, 60, 0)]);
+  assert.equal(await run('listUserSessions', both), [
+    'b',
+    value(t + 10_000, 2, 2, 60, 0),
+    'a',
+    value(t + 20_000, 1, 1, 60, 0),
+  ]);
   await redis().admin.flushall();
   assert.is(await run('countUserSessions', [X]), 0);
   assert.equal(await run('listUserSessions', both), []);

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StoreUnavailableError, type RedisSessionStore } from '../../src/index.js';
 import { audit, errorSummary, mixedLoad, SOAK } from '../helpers/mixed-load.js';
-import { startRedis, waitFor, type TestRedis } from '../helpers/redis.js';
+import { startRedis, waitFor } from '../helpers/redis.js';
 import { openStore } from '../helpers/store.js';
 
 // Fault injection under a 32-client mixed load. Each scenario prints its figures and asserts
@@ -12,7 +12,9 @@ const WORKERS = 32;
 const BUDGET = 300;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-async function killRestartRun(fsync: 'always' | 'everysec'): Promise<{ lost: number; resurrected: number; unindexed: number; checked: number; ops: number }> {
+async function killRestartRun(
+  fsync: 'always' | 'everysec',
+): Promise<{ lost: number; resurrected: number; unindexed: number; checked: number; ops: number }> {
   const r = await startRedis(['--appendonly', 'yes', '--appendfsync', fsync]);
   const store = await openStore(r, { commandTimeout: 1000 });
   try {
@@ -29,7 +31,11 @@ async function killRestartRun(fsync: 'always' | 'everysec'): Promise<{ lost: num
     const rec = await mixedLoad({ store, workers: WORKERS, users: 200, until: stopped });
     // The restarted server answers PING while it still loads the AOF (which grows with every
     // round); audit once it serves commands, or its reads would time out behind the load.
-    await waitFor(async () => (await r.admin.info('persistence')).includes('loading:0') && (await store.healthCheck()).healthy, 20_000, 50);
+    await waitFor(
+      async () => (await r.admin.info('persistence')).includes('loading:0') && (await store.healthCheck()).healthy,
+      20_000,
+      50,
+    );
     const result = await audit(store, rec);
     console.log(
       `    kill -9 x${kills}, appendfsync ${fsync}: ${rec.ops} ops, ${rec.created.size} creates acknowledged, ` +
@@ -116,8 +122,7 @@ test('Redis down 10 s under load: every call in the gap rejects typed within bud
         if (ok) {
           resolvedInGap++;
           firstResolved = Math.min(firstResolved, ended);
-        }
-        else if (!(err instanceof StoreUnavailableError)) resolvedInGap++;
+        } else if (!(err instanceof StoreUnavailableError)) resolvedInGap++;
         if (ended - started > BUDGET + 100) slowInGap++;
       },
     });
@@ -126,7 +131,9 @@ test('Redis down 10 s under load: every call in the gap rejects typed within bud
     console.log(
       `    down ${gapMs} ms: ${inGap} calls in the gap, ${resolvedInGap} resolved or untyped, ${slowInGap} over ${BUDGET + 100} ms; ` +
         `first success ${recovery.toFixed(0)} ms after the restart began; heap +${heapGrowthMb.toFixed(1)} MB; errors ${errorSummary(rec.errors)}` +
-        (resolvedInGap > 0 ? ` [down at ${down.toFixed(0)} ms, restart at ${restarting.toFixed(0)}, first resolved ${firstResolved.toFixed(0)}]` : ''),
+        (resolvedInGap > 0
+          ? ` [down at ${down.toFixed(0)} ms, restart at ${restarting.toFixed(0)}, first resolved ${firstResolved.toFixed(0)}]`
+          : ''),
     );
     assert.ok(inGap > WORKERS, 'the gap saw calls');
     assert.is(resolvedInGap, 0, 'nothing resolves during the outage');
@@ -171,7 +178,9 @@ test('Redis hung (SIGSTOP) 5 s under load: calls time out at the budget, memory 
       },
     });
     const heapGrowthMb = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
-    console.log(`    hung ${hangMs} ms: ${timeouts} timeouts, ${overBudget} calls over budget + 100 ms, heap +${heapGrowthMb.toFixed(1)} MB, errors ${errorSummary(rec.errors)}`);
+    console.log(
+      `    hung ${hangMs} ms: ${timeouts} timeouts, ${overBudget} calls over budget + 100 ms, heap +${heapGrowthMb.toFixed(1)} MB, errors ${errorSummary(rec.errors)}`,
+    );
     assert.ok(timeouts > WORKERS);
     assert.is(overBudget, 0);
     assert.is(rec.falseAbsent, 0);
@@ -198,7 +207,9 @@ test('SCRIPT FLUSH every second during mixed load with pipelined getSessions: 0 
       }
     })();
     const rec = await mixedLoad({ store, workers: WORKERS, users: 100, until: done, batches: true });
-    console.log(`    ${seconds} flushes: ${rec.ops} ops, ${reloads} script reloads, errors ${errorSummary(rec.errors)}`);
+    console.log(
+      `    ${seconds} flushes: ${rec.ops} ops, ${reloads} script reloads, errors ${errorSummary(rec.errors)}`,
+    );
     assert.is(rec.errors.size, 0);
     assert.ok(reloads >= seconds);
     const result = await audit(store, rec);
@@ -216,7 +227,11 @@ test('allkeys-lru eviction pressure with hot sessions: 0 sessions left unrevocab
   try {
     assert.is(warnings.length, 1);
     const users = SOAK ? 5000 : 1000;
-    const sessions = await Promise.all(Array.from({ length: users }, (_, u) => store.createSession({ id: `lru-${u}`, username: 'x' }, { metadata: { pad: 'p'.repeat(200) } })));
+    const sessions = await Promise.all(
+      Array.from({ length: users }, (_, u) =>
+        store.createSession({ id: `lru-${u}`, username: 'x' }, { metadata: { pad: 'p'.repeat(200) } }),
+      ),
+    );
     // Hot sessions are read while filler data pushes Redis past maxmemory.
     for (let round = 0; round < 20; round++) {
       await Promise.all(sessions.filter((_, i) => i % 2 === 0).map((s) => store.getSession(s.token)));
@@ -229,7 +244,9 @@ test('allkeys-lru eviction pressure with hot sessions: 0 sessions left unrevocab
     let destroyed = 0;
     for (const s of sessions) destroyed += await store.destroyUserSessions(s.userId);
     const unrevocable = (await store.getSessions(sessions.map((s) => s.token))).filter(Boolean).length;
-    console.log(`    allkeys-lru: ${evictedKeys} keys evicted, ${users - liveBefore} of ${users} sessions lost to eviction (logged out), ${destroyed} destroyed by log-out-everywhere, unrevocable ${unrevocable}`);
+    console.log(
+      `    allkeys-lru: ${evictedKeys} keys evicted, ${users - liveBefore} of ${users} sessions lost to eviction (logged out), ${destroyed} destroyed by log-out-everywhere, unrevocable ${unrevocable}`,
+    );
     assert.ok(evictedKeys > 0, 'eviction happened');
     assert.is(unrevocable, 0);
   } finally {

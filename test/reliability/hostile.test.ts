@@ -28,8 +28,27 @@ test.after(async () => {
 const cyclic: Record<string, unknown> = { id: 'c', username: 'c' };
 cyclic.self = cyclic;
 const bads: unknown[] = [
-  '', ' ', '*', '?', '[a]', '{x}', '\r\n', 'a\0b', 'x'.repeat(10_240), 'user\uD800', 42, NaN, Infinity, null, undefined, {}, ['x', '999999999'],
-  Buffer.from('x'), 10n, cyclic, JSON.parse('{"__proto__":{"isAdmin":true}}'),
+  '',
+  ' ',
+  '*',
+  '?',
+  '[a]',
+  '{x}',
+  '\r\n',
+  'a\0b',
+  'x'.repeat(10_240),
+  'user\uD800',
+  42,
+  NaN,
+  Infinity,
+  null,
+  undefined,
+  {},
+  ['x', '999999999'],
+  Buffer.from('x'),
+  10n,
+  cyclic,
+  JSON.parse('{"__proto__":{"isAdmin":true}}'),
 ];
 
 test('every bad id, user id, TTL and metadata: typed error or not found, 0 commands, DBSIZE unchanged, prototype untouched', async () => {
@@ -49,13 +68,21 @@ test('every bad id, user id, TTL and metadata: typed error or not found, 0 comma
     }
   };
   const isString = (v: unknown): v is string => typeof v === 'string';
-  const badUserIds = bads.filter((v) => !isString(v) || v === '' || /[\r\n\0]/.test(v) || v.length > 256 || !v.isWellFormed());
+  const badUserIds = bads.filter(
+    (v) => !isString(v) || v === '' || /[\r\n\0]/.test(v) || v.length > 256 || !v.isWellFormed(),
+  );
   const badTtls = bads.filter((v) => v !== undefined && !(Number.isSafeInteger(v) && (v as number) >= 1));
   const badMetadataValues = bads.filter((v) => !isString(v) || !v.isWellFormed());
   // Values JSON would drop or alter, or that would pollute a prototype.
   const badJson = bads.filter(
-    (v) => v === undefined || typeof v === 'bigint' || (typeof v === 'number' && !Number.isFinite(v)) || Buffer.isBuffer(v) || v === cyclic ||
-      (typeof v === 'object' && v !== null && Object.prototype.hasOwnProperty.call(v, '__proto__')) || (isString(v) && !v.isWellFormed()),
+    (v) =>
+      v === undefined ||
+      typeof v === 'bigint' ||
+      (typeof v === 'number' && !Number.isFinite(v)) ||
+      Buffer.isBuffer(v) ||
+      v === cyclic ||
+      (typeof v === 'object' && v !== null && Object.prototype.hasOwnProperty.call(v, '__proto__')) ||
+      (isString(v) && !v.isWellFormed()),
   );
   for (const bad of bads) {
     const s = bad as string;
@@ -91,7 +118,9 @@ test('every bad id, user id, TTL and metadata: typed error or not found, 0 comma
   await attempt(() => store.updateSessionMetadata(live.token, { k: 'x'.repeat(limit) }));
   await attempt(() => store.createSession({ id: 'x', username: 'x' }, { metadata: { k: 'x'.repeat(limit) } }));
   const commands = (await commandCount(r.admin)) - calls;
-  console.log(`    ${typed + notFound} hostile calls: ${typed} typed errors, ${notFound} not found, ${commands} commands sent`);
+  console.log(
+    `    ${typed + notFound} hostile calls: ${typed} typed errors, ${notFound} not found, ${commands} commands sent`,
+  );
   assert.is(commands, 0);
   assert.is(await r.admin.dbsize(), size);
   assert.is(({} as Record<string, unknown>).isAdmin, undefined);
@@ -113,7 +142,10 @@ test('random well-formed tokens never issued: all not found, nothing created', a
   const size = await r.admin.dbsize();
   let found = 0;
   for (let i = 0; i < n; i += 1000) {
-    const batch = Array.from({ length: 1000 }, () => `${randomBytes(17).toString('base64url').slice(0, 22)}.${randomBytes(32).toString('base64url')}`);
+    const batch = Array.from(
+      { length: 1000 },
+      () => `${randomBytes(17).toString('base64url').slice(0, 22)}.${randomBytes(32).toString('base64url')}`,
+    );
     found += (await store.getSessions(batch)).filter(Boolean).length;
   }
   console.log(`    ${n.toLocaleString('en')} forged tokens: ${found} found`);
@@ -124,13 +156,17 @@ test('random well-formed tokens never issued: all not found, nothing created', a
 test('1,000 users x 5 sessions, revoke with swapped (user, session id) pairs: 0 cross-user effects', async () => {
   const users = 1000;
   const made = await Promise.all(
-    Array.from({ length: users }, (_, u) => Promise.all(Array.from({ length: 5 }, () => store.createSession({ id: `iso-${u}`, username: 'x' })))),
+    Array.from({ length: users }, (_, u) =>
+      Promise.all(Array.from({ length: 5 }, () => store.createSession({ id: `iso-${u}`, username: 'x' }))),
+    ),
   );
   let crossRevoked = 0;
-  await Promise.all(made.map(async (sessions, u) => {
-    const other = made[(u + 1) % users]!;
-    for (const s of other) if (await store.revokeSession(`iso-${u}`, s.id)) crossRevoked++;
-  }));
+  await Promise.all(
+    made.map(async (sessions, u) => {
+      const other = made[(u + 1) % users]!;
+      for (const s of other) if (await store.revokeSession(`iso-${u}`, s.id)) crossRevoked++;
+    }),
+  );
   const alive = (await store.getSessions(made.flat().map((s) => s.token))).filter(Boolean).length;
   console.log(`    ${users * 5} swapped revokes: ${crossRevoked} took effect, ${alive} of ${users * 5} sessions alive`);
   assert.is(crossRevoked, 0);
@@ -140,23 +176,53 @@ test('1,000 users x 5 sessions, revoke with swapped (user, session id) pairs: 0 
 test('corrupt data planted with redis-cli: typed error or not found, never a partial session, process stays up', async () => {
   const cli = (...args: string[]) => promisify(execFile)('redis-cli', ['-h', r.host, '-p', String(r.port), ...args]);
   const cases: [string, (data: string, index: string, id: string) => Promise<unknown>][] = [
-    ['a list at the data key', async (d) => { await cli('DEL', d); await cli('RPUSH', d, 'x'); }],
+    [
+      'a list at the data key',
+      async (d) => {
+        await cli('DEL', d);
+        await cli('RPUSH', d, 'x');
+      },
+    ],
     ['invalid JSON', (d, _i, id) => cli('HSET', d, id, '1|9999999999999|1|1|60|0|{not json\n{}')],
     ['missing fields', (d, _i, id) => cli('HSET', d, id, '1|9999999999999|1|1|60|0|{}\n{"id":"x"}')],
-    ['invalid UTF-8', (d, _i, id) => cli('EVAL', `redis.call('HSET', KEYS[1], ARGV[1], '1|9999999999999|1|1|60|0|{"a":"\\255\\254"}\\n{"id":"u","username":"\\255"}') return 1`, '1', d, id)],
-    ['a string at the index key', async (_d, i) => { await cli('DEL', i); await cli('SET', i, 'x'); }],
+    [
+      'invalid UTF-8',
+      (d, _i, id) =>
+        cli(
+          'EVAL',
+          `redis.call('HSET', KEYS[1], ARGV[1], '1|9999999999999|1|1|60|0|{"a":"\\255\\254"}\\n{"id":"u","username":"\\255"}') return 1`,
+          '1',
+          d,
+          id,
+        ),
+    ],
+    [
+      'a string at the index key',
+      async (_d, i) => {
+        await cli('DEL', i);
+        await cli('SET', i, 'x');
+      },
+    ],
     ['a truncated header', (d, _i, id) => cli('HSET', d, id, '1|99')],
   ];
   for (const [name, plant] of cases) {
     const s = await store.createSession({ id: `corrupt-${name}`, username: 'x' });
     const tag = s.token.slice(0, 22);
     await plant(`session:{${tag}}:d`, `session:{${tag}}:x`, s.id);
-    for (const call of [() => store.getSession(s.token), () => store.listUserSessions(s.userId), () => store.refreshSession(s.token), () => store.countUserSessions(s.userId)]) {
+    for (const call of [
+      () => store.getSession(s.token),
+      () => store.listUserSessions(s.userId),
+      () => store.refreshSession(s.token),
+      () => store.countUserSessions(s.userId),
+    ]) {
       try {
         const v = await call();
         if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
           const session = v as { user?: { id?: unknown; username?: unknown } };
-          assert.ok(typeof session.user?.id === 'string' && typeof session.user?.username === 'string', `${name}: partial session`);
+          assert.ok(
+            typeof session.user?.id === 'string' && typeof session.user?.username === 'string',
+            `${name}: partial session`,
+          );
         }
       } catch (err) {
         assert.instance(err, CorruptSessionError, `${name}: ${String(err)}`);
@@ -183,7 +249,9 @@ test('secret hygiene: after many operations no token is in Redis, errors, logs o
   const haystacks = [stored, messages.join('\n'), logged.join('\n'), await registry.metrics()];
   let leaks = 0;
   for (const t of tokens) for (const h of haystacks) if (h.includes(t) || h.includes(t.slice(23))) leaks++;
-  console.log(`    ${ops.toLocaleString('en')} operations, ${tokens.length} tokens issued, ${(await r.admin.dbsize()).toLocaleString('en')} keys scanned: ${leaks} leaks`);
+  console.log(
+    `    ${ops.toLocaleString('en')} operations, ${tokens.length} tokens issued, ${(await r.admin.dbsize()).toLocaleString('en')} keys scanned: ${leaks} leaks`,
+  );
   assert.is(leaks, 0);
 });
 

@@ -30,20 +30,40 @@ test('the store user is refused FLUSHALL, CONFIG, KEYS, SCRIPT FLUSH, SCAN, SHUT
   const client = new Redis(r.url, { username: USER, password: PASSWORD, maxRetriesPerRequest: 1 });
   try {
     const refused: [string, ...(string | number)[]][] = [
-      ['FLUSHALL'], ['FLUSHDB'], ['CONFIG', 'GET', 'maxmemory'], ['KEYS', '*'], ['SCRIPT', 'FLUSH'], ['SCRIPT', 'KILL'],
-      ['SCAN', 0], ['SHUTDOWN'], ['ACL', 'LIST'], ['MONITOR'], ['SUBSCRIBE', 'x'],
-      ['GET', 'other:key'], ['SET', 'other:key', 'v'], ['HSET', 'users:1', 'a', 'b'],
+      ['FLUSHALL'],
+      ['FLUSHDB'],
+      ['CONFIG', 'GET', 'maxmemory'],
+      ['KEYS', '*'],
+      ['SCRIPT', 'FLUSH'],
+      ['SCRIPT', 'KILL'],
+      ['SCAN', 0],
+      ['SHUTDOWN'],
+      ['ACL', 'LIST'],
+      ['MONITOR'],
+      ['SUBSCRIBE', 'x'],
+      ['GET', 'other:key'],
+      ['SET', 'other:key', 'v'],
+      ['HSET', 'users:1', 'a', 'b'],
     ];
     for (const [command, ...args] of refused) {
-      const err = await client.call(command, ...args).then(() => null, (e: Error) => e);
+      const err = await client.call(command, ...args).then(
+        () => null,
+        (e: Error) => e,
+      );
       assert.ok(err && /NOPERM/.test(err.message), `${command} ${args.join(' ')}: ${err?.message ?? 'allowed'}`);
     }
     // EVAL is allowed, but a script runs with the user's permissions: no other command, no other key.
     for (const key of ['session:x', 'other:key']) {
-      const err = await client.eval("return redis.call('GET', KEYS[1])", 1, key).then(() => null, (e: Error) => e);
+      const err = await client.eval("return redis.call('GET', KEYS[1])", 1, key).then(
+        () => null,
+        (e: Error) => e,
+      );
       assert.match(String(err?.message), /NOPERM|can't run this command/, key);
     }
-    const err = await client.eval("return redis.call('HGET', KEYS[1], 'f')", 1, 'other:key').then(() => null, (e: Error) => e);
+    const err = await client.eval("return redis.call('HGET', KEYS[1], 'f')", 1, 'other:key').then(
+      () => null,
+      (e: Error) => e,
+    );
     assert.match(String(err?.message), /NOPERM|can't access/);
     assert.is(await r.admin.dbsize(), 0, 'nothing written');
   } finally {
@@ -55,12 +75,17 @@ test('a wrong password fails fast with StoreAuthError and does not reconnect', a
   const connections = async () => Number(/total_connections_received:(\d+)/.exec(await r.admin.info('stats'))![1]);
   const before = await connections();
   const started = performance.now();
-  await rejects(RedisSessionStore.connect({ url: r.url, username: USER, password: 'wrong', maxConnections: 4, metrics: false }), StoreAuthError);
+  await rejects(
+    RedisSessionStore.connect({ url: r.url, username: USER, password: 'wrong', maxConnections: 4, metrics: false }),
+    StoreAuthError,
+  );
   const took = performance.now() - started;
   const attempts = (await connections()) - before;
   await new Promise((done) => setTimeout(done, 1500));
   const later = (await connections()) - before - attempts;
-  console.log(`    wrong password: StoreAuthError after ${took.toFixed(0)} ms, ${attempts} connection attempts; ${later} more in the next 1.5 s`);
+  console.log(
+    `    wrong password: StoreAuthError after ${took.toFixed(0)} ms, ${attempts} connection attempts; ${later} more in the next 1.5 s`,
+  );
   assert.ok(took < 1000, `${took} ms`);
   assert.ok(attempts <= 4 * 2, `at most one retry per connection, saw ${attempts}`);
   assert.is(later, 0, 'no reconnects after the failure');
@@ -68,7 +93,13 @@ test('a wrong password fails fast with StoreAuthError and does not reconnect', a
 
 test('credentials revoked while running: calls reject StoreAuthError (never "not found"), reconnects stay slow', async () => {
   await r.admin.call('ACL', 'SETUSER', 'temp', 'reset', 'on', '>temp-pass', ...aclRules());
-  const store = await RedisSessionStore.connect({ url: r.url, username: 'temp', password: 'temp-pass', metrics: false, commandTimeout: 500 });
+  const store = await RedisSessionStore.connect({
+    url: r.url,
+    username: 'temp',
+    password: 'temp-pass',
+    metrics: false,
+    commandTimeout: 500,
+  });
   try {
     const s = await store.createSession({ id: 'revoked', username: 'r' });
     const connections = async () => Number(/total_connections_received:(\d+)/.exec(await r.admin.info('stats'))![1]);
@@ -78,14 +109,22 @@ test('credentials revoked while running: calls reject StoreAuthError (never "not
     const errors: string[] = [];
     const until = performance.now() + 2000;
     while (performance.now() < until) {
-      const got = await store.getSession(s.token).then(() => 'resolved', (e: { code?: string }) => e.code ?? 'untyped');
+      const got = await store.getSession(s.token).then(
+        () => 'resolved',
+        (e: { code?: string }) => e.code ?? 'untyped',
+      );
       errors.push(got);
       await new Promise((done) => setTimeout(done, 50));
     }
     const reconnects = (await connections()) - before;
-    console.log(`    revoked password: ${errors.length} calls in 2 s, ${reconnects} reconnect attempts; outcomes ${[...new Set(errors)].join(',')}`);
+    console.log(
+      `    revoked password: ${errors.length} calls in 2 s, ${reconnects} reconnect attempts; outcomes ${[...new Set(errors)].join(',')}`,
+    );
     assert.not.ok(errors.includes('resolved'), 'never answered as if Redis were fine');
-    assert.ok(errors.every((e) => e.startsWith('STORE_')), errors.join(','));
+    assert.ok(
+      errors.every((e) => e.startsWith('STORE_')),
+      errors.join(','),
+    );
     assert.ok(errors.includes('STORE_AUTH'), 'the cause is named');
     assert.ok(reconnects <= 10, `${reconnects} reconnects in 2 s`);
     // Credentials restored: the same store recovers.

@@ -17,11 +17,16 @@ test.before(async () => {
   certs = await makeCerts();
   tlsPort = await freeServerPort();
   r = await startRedis([
-    '--tls-port', String(tlsPort),
-    '--tls-cert-file', certs.files.serverCert,
-    '--tls-key-file', certs.files.serverKey,
-    '--tls-ca-cert-file', certs.files.ca,
-    '--tls-auth-clients', 'yes',
+    '--tls-port',
+    String(tlsPort),
+    '--tls-cert-file',
+    certs.files.serverCert,
+    '--tls-key-file',
+    certs.files.serverKey,
+    '--tls-ca-cert-file',
+    certs.files.ca,
+    '--tls-auth-clients',
+    'yes',
   ]);
 });
 
@@ -34,7 +39,10 @@ const open = (options: StoreOptions) => RedisSessionStore.connect({ metrics: fal
 
 test('rediss:// with the right CA and client certificate: every operation works over TLS', async () => {
   for (const host of ['localhost', '127.0.0.1']) {
-    const store = await open({ url: `rediss://${host}:${tlsPort}`, tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey } });
+    const store = await open({
+      url: `rediss://${host}:${tlsPort}`,
+      tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+    });
     try {
       const s = await store.createSession({ id: 'tls-user', username: 't' }, { metadata: { via: host } });
       assert.is((await store.getSession(s.token))?.metadata.via, host);
@@ -53,14 +61,35 @@ test('rediss:// with the right CA and client certificate: every operation works 
 });
 
 for (const [name, options, code] of [
-  ['an unknown CA', () => ({ url: `rediss://localhost:${tlsPort}`, tls: { ca: certs.otherCa, cert: certs.clientCert, key: certs.clientKey } }), /CERT|UNABLE_TO/],
-  ['a host name the certificate does not name', () => ({ url: `rediss://127.0.0.1:${tlsPort}`, tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, servername: 'redis.example.com' } }), /ALTNAME|HOSTNAME/],
-  ['no client certificate', () => ({ url: `rediss://localhost:${tlsPort}`, tls: { ca: certs.ca } }), /ERR_SSL|CERTIFICATE_REQUIRED|ECONNRESET/],
+  [
+    'an unknown CA',
+    () => ({
+      url: `rediss://localhost:${tlsPort}`,
+      tls: { ca: certs.otherCa, cert: certs.clientCert, key: certs.clientKey },
+    }),
+    /CERT|UNABLE_TO/,
+  ],
+  [
+    'a host name the certificate does not name',
+    () => ({
+      url: `rediss://127.0.0.1:${tlsPort}`,
+      tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, servername: 'redis.example.com' },
+    }),
+    /ALTNAME|HOSTNAME/,
+  ],
+  [
+    'no client certificate',
+    () => ({ url: `rediss://localhost:${tlsPort}`, tls: { ca: certs.ca } }),
+    /ERR_SSL|CERTIFICATE_REQUIRED|ECONNRESET/,
+  ],
 ] as const) {
   test(`TLS with ${name} fails fast with StoreTlsError and sends no command`, async () => {
     const before = await commandCount(r.admin);
     const started = performance.now();
-    const err = await open(options()).then(() => null, (e: unknown) => e);
+    const err = await open(options()).then(
+      () => null,
+      (e: unknown) => e,
+    );
     const took = performance.now() - started;
     assert.ok(err instanceof StoreTlsError, `got ${String(err)}`);
     assert.match(err.message, /TLS handshake/);

@@ -5,7 +5,7 @@ import { luaScripts } from '../../src/lua.generated.js';
 
 const test = suite('acl rules');
 
-test('the ACL allows exactly the commands the store\'s scripts run, no more', () => {
+test("the ACL allows exactly the commands the store's scripts run, no more", () => {
   const used = new Set<string>();
   for (const [name, script] of Object.entries(luaScripts)) {
     if (name.startsWith('express')) continue;
@@ -19,7 +19,19 @@ test('key patterns come from the prefixes, glob characters escaped; no dangerous
   assert.ok(rules.includes('~session:*'));
   assert.ok(rules.includes('~a\\*b\\?\\[c\\]\\\\*'));
   assert.ok(rules.includes('-@all') && rules.indexOf('-@all') < rules.indexOf('+evalsha'));
-  for (const bad of ['flushall', 'flushdb', 'config', 'keys', 'script', 'script|flush', 'debug', 'scan', 'shutdown', 'acl', 'monitor']) {
+  for (const bad of [
+    'flushall',
+    'flushdb',
+    'config',
+    'keys',
+    'script',
+    'script|flush',
+    'debug',
+    'scan',
+    'shutdown',
+    'acl',
+    'monitor',
+  ]) {
     assert.not.ok(rules.includes(`+${bad}`), bad);
   }
   assert.ok((CLIENT_COMMANDS as readonly string[]).includes('script|load'));

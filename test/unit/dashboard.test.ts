@@ -8,8 +8,13 @@ import { dashboardQueries, metricNames } from '../helpers/promql.js';
 const test = suite('grafana dashboard');
 
 test('the PromQL parser finds metric names and nothing else', () => {
-  assert.equal(metricNames('histogram_quantile(0.99, sum by (le, operation) (rate(a_b_bucket{x=~"y|z"}[5m])))'), ['a_b_bucket']);
-  assert.equal(metricNames('sum by (o) (rate(x{i="1"}[1m])) / ignoring(o) group_left sum(rate(y[1m]))').sort(), ['x', 'y']);
+  assert.equal(metricNames('histogram_quantile(0.99, sum by (le, operation) (rate(a_b_bucket{x=~"y|z"}[5m])))'), [
+    'a_b_bucket',
+  ]);
+  assert.equal(metricNames('sum by (o) (rate(x{i="1"}[1m])) / ignoring(o) group_left sum(rate(y[1m]))').sort(), [
+    'x',
+    'y',
+  ]);
 });
 
 test('every expression names only metrics the store exports', async () => {
@@ -30,11 +35,24 @@ test('every expression names only metrics the store exports', async () => {
 
 test('panels cover what operators need, with the datasource as a variable', () => {
   const text = readFileSync(new URL('../../grafana/dashboard.json', import.meta.url), 'utf8');
-  const dashboard = JSON.parse(text) as { templating: { list: { name: string; type: string }[] }; panels: { title: string; datasource: { uid: string } }[] };
+  const dashboard = JSON.parse(text) as {
+    templating: { list: { name: string; type: string }[] };
+    panels: { title: string; datasource: { uid: string } }[];
+  };
   assert.ok(dashboard.templating.list.some((v) => v.name === 'datasource' && v.type === 'datasource'));
   assert.ok(dashboard.panels.every((p) => p.datasource.uid === '${datasource}'));
   const titles = dashboard.panels.map((p) => p.title).join('\n');
-  for (const topic of [/Operations per second by operation/, /p50/, /p95/, /p99/, /outcome/, /Script reloads/, /per-user cap/, /Redis up/, /Health-check latency/]) {
+  for (const topic of [
+    /Operations per second by operation/,
+    /p50/,
+    /p95/,
+    /p99/,
+    /outcome/,
+    /Script reloads/,
+    /per-user cap/,
+    /Redis up/,
+    /Health-check latency/,
+  ]) {
     assert.match(titles, topic);
   }
 });

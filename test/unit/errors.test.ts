@@ -7,7 +7,14 @@ const test = suite('error classification');
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 
 test('TLS handshake failures are StoreTlsError, whatever OpenSSL or Node calls them', () => {
-  for (const code of ['SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED']) {
+  for (const code of [
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'CERT_HAS_EXPIRED',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+    'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  ]) {
     const typed = classifyError(withCode('handshake', code));
     assert.instance(typed, StoreTlsError, code);
     assert.is(typed.code, 'STORE_TLS');
@@ -25,8 +32,14 @@ test('cluster clients giving up are StoreUnavailableError; auth refusals are Sto
     assert.instance(classifyError(new Error(message)), StoreUnavailableError, message);
   }
   assert.instance(classifyError(withCode('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED')), StoreUnavailableError);
-  assert.instance(classifyError(new Error('WRONGPASS invalid username-password pair or user is disabled.')), StoreAuthError);
-  assert.instance(classifyError(new Error("NOPERM this user has no permissions to run the 'flushall' command")), StoreAuthError);
+  assert.instance(
+    classifyError(new Error('WRONGPASS invalid username-password pair or user is disabled.')),
+    StoreAuthError,
+  );
+  assert.instance(
+    classifyError(new Error("NOPERM this user has no permissions to run the 'flushall' command")),
+    StoreAuthError,
+  );
 });
 
 test.run();

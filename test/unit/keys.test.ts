@@ -1,6 +1,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { keysForTag, newToken, SESSION_ID_PATTERN, sessionIdOf, tagOfToken, TOKEN_PATTERN, userTag } from '../../src/keys.js';
+import {
+  keysForTag,
+  newToken,
+  SESSION_ID_PATTERN,
+  sessionIdOf,
+  tagOfToken,
+  TOKEN_PATTERN,
+  userTag,
+} from '../../src/keys.js';
 
 const test = suite('keys');
 
@@ -21,7 +29,16 @@ test('a token carries its user tag; anything else is not a token', () => {
   const tag = userTag('alice');
   const t = newToken(tag);
   assert.is(tagOfToken(t), tag);
-  for (const bad of ['', ' ', t + 'x', t.slice(1), t.replace('.', '-'), '*', `${tag}.${'*'.repeat(43)}`, t.toUpperCase().replace(/[^A-Z0-9_.-]/g, '')]) {
+  for (const bad of [
+    '',
+    ' ',
+    t + 'x',
+    t.slice(1),
+    t.replace('.', '-'),
+    '*',
+    `${tag}.${'*'.repeat(43)}`,
+    t.toUpperCase().replace(/[^A-Z0-9_.-]/g, ''),
+  ]) {
     if (bad === t) continue;
     assert.is(tagOfToken(bad), bad.length === 66 && TOKEN_PATTERN.test(bad) ? bad.slice(0, 22) : null, bad);
   }

@@ -20,12 +20,16 @@ for (const file of files) {
   test(`${file}: #!lua shebang, header documents every KEYS and ARGV entry and the return`, () => {
     assert.ok(source.startsWith('#!lua'), 'shebang');
     assert.ok(source.split('\n')[1]!.startsWith('--'), 'comment block right after the shebang');
-    for (let i = 1; i <= numberOfKeys; i++) assert.match(header, new RegExp(`KEYS\\[${i}\\] `), `KEYS[${i}] documented`);
+    for (let i = 1; i <= numberOfKeys; i++)
+      assert.match(header, new RegExp(`KEYS\\[${i}\\] `), `KEYS[${i}] documented`);
     assert.not.match(header, new RegExp(`KEYS\\[${numberOfKeys + 1}\\]`), 'no more KEYS than the name says');
     const used = new Set([...source.matchAll(/ARGV\[(\d+)\]/g)].map((m) => Number(m[1])));
     for (const i of used) assert.match(header, new RegExp(`ARGV\\[${i}\\] `), `ARGV[${i}] documented`);
     const keysUsed = [...source.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1]));
-    assert.ok(keysUsed.every((i) => i <= numberOfKeys), 'no KEYS beyond the declared count');
+    assert.ok(
+      keysUsed.every((i) => i <= numberOfKeys),
+      'no KEYS beyond the declared count',
+    );
     assert.match(header, /Returns/);
   });
 
@@ -37,7 +41,10 @@ for (const file of files) {
       const command = m[1]!;
       if (command === 'TIME') continue;
       const first = m[2]!.trim();
-      assert.ok(/^KEYS\[\d\]$/.test(first) || keyNames.has(first), `${command} key argument "${first}" is not from KEYS`);
+      assert.ok(
+        /^KEYS\[\d\]$/.test(first) || keyNames.has(first),
+        `${command} key argument "${first}" is not from KEYS`,
+      );
     }
     assert.not.match(code, /\.\.\s*KEYS|KEYS\[\d\]\s*\.\./, 'no key concatenation');
   });

@@ -30,21 +30,48 @@ test('environment fills what options leave out, and only that', () => {
 });
 
 test('malformed environment values are rejected with the variable named', () => {
-  for (const [name, raw] of [['SESSION_TTL', '0'], ['SESSION_TTL', '-5'], ['SESSION_TTL', '1.5'], ['SESSION_TTL', '1e3'], ['SESSION_TTL', ''],
-    ['SESSION_TTL', ' 60'], ['MAX_CONNECTIONS', 'ten'], ['MAX_CONNECTIONS', '0x10']] as const) {
+  for (const [name, raw] of [
+    ['SESSION_TTL', '0'],
+    ['SESSION_TTL', '-5'],
+    ['SESSION_TTL', '1.5'],
+    ['SESSION_TTL', '1e3'],
+    ['SESSION_TTL', ''],
+    ['SESSION_TTL', ' 60'],
+    ['MAX_CONNECTIONS', 'ten'],
+    ['MAX_CONNECTIONS', '0x10'],
+  ] as const) {
     const err = throwsType(() => readEnv({ [name]: raw }), ConfigurationError) as ConfigurationError;
     assert.is(err.parameter, name);
   }
-  for (const [name, raw] of [['REDIS_URL', 'http://x'], ['REDIS_URL', 'not a url'], ['SESSION_KEY_PREFIX', 'a{b'], ['MAX_CONNECTIONS', '1000']] as const) {
+  for (const [name, raw] of [
+    ['REDIS_URL', 'http://x'],
+    ['REDIS_URL', 'not a url'],
+    ['SESSION_KEY_PREFIX', 'a{b'],
+    ['MAX_CONNECTIONS', '1000'],
+  ] as const) {
     throwsType(() => resolveOptions({}, { [name]: raw }), ConfigurationError);
   }
 });
 
 test('option values are checked', () => {
   const bad: Record<string, unknown>[] = [
-    { keyPrefix: 'x}' }, { keyPrefix: 5 }, { defaultTtl: 0 }, { defaultTtl: 1.5 }, { defaultTtl: '60' }, { absoluteTtl: 0 },
-    { absoluteTtl: 60, defaultTtl: 61 }, { rolling: 'yes' }, { touchAfter: -1 }, { maxSessionsPerUser: 0 }, { commandTimeout: 0 },
-    { maxMetadataBytes: 1 }, { logger: {} }, { logger: null }, { redisOptions: [] }, { redisOptions: { keyPrefix: '{x}' } }, { url: 'mysql://x' },
+    { keyPrefix: 'x}' },
+    { keyPrefix: 5 },
+    { defaultTtl: 0 },
+    { defaultTtl: 1.5 },
+    { defaultTtl: '60' },
+    { absoluteTtl: 0 },
+    { absoluteTtl: 60, defaultTtl: 61 },
+    { rolling: 'yes' },
+    { touchAfter: -1 },
+    { maxSessionsPerUser: 0 },
+    { commandTimeout: 0 },
+    { maxMetadataBytes: 1 },
+    { logger: {} },
+    { logger: null },
+    { redisOptions: [] },
+    { redisOptions: { keyPrefix: '{x}' } },
+    { url: 'mysql://x' },
   ];
   for (const options of bad) throwsType(() => resolveOptions(options, {}), ConfigurationError);
   throwsType(() => resolveOptions(null as never, {}), ConfigurationError);
@@ -57,10 +84,20 @@ test('topology: one URL, comma-separated cluster URLs, cluster seeds, Sentinels'
   assert.equal(resolveOptions({}, { REDIS_URL: 'redis://a:1' }).topology, { kind: 'standalone', url: 'redis://a:1' });
   // Parsing only: no server behind these addresses. A URL without a port gets the default.
   const c = resolveOptions({}, { REDIS_URL: 'rediss://u%40x:p%3Aw@a:101, rediss://b:102,rediss://c' });
-  assert.equal(c.topology, { kind: 'cluster', nodes: [{ host: 'a', port: 101 }, { host: 'b', port: 102 }, { host: 'c', port: DEFAULT_PORT }] });
+  assert.equal(c.topology, {
+    kind: 'cluster',
+    nodes: [
+      { host: 'a', port: 101 },
+      { host: 'b', port: 102 },
+      { host: 'c', port: DEFAULT_PORT },
+    ],
+  });
   assert.equal(c.auth, { username: 'u@x', password: 'p:w', tls: {} }, 'credentials and TLS from the first URL');
   assert.not.ok(c.url.includes('p:w'), 'the password never appears in the description');
-  const seeds = resolveOptions({ cluster: [{ host: 'n1', port: 103 }], password: 'pw' }, { REDIS_URL: 'redis://ignored:1' });
+  const seeds = resolveOptions(
+    { cluster: [{ host: 'n1', port: 103 }], password: 'pw' },
+    { REDIS_URL: 'redis://ignored:1' },
+  );
   assert.equal([seeds.topology.kind, seeds.auth], ['cluster', { password: 'pw' }]);
   const sentinel = resolveOptions({ sentinels: [{ host: 's', port: 104 }], name: 'mymaster' }, {});
   assert.equal(sentinel.topology, { kind: 'sentinel', sentinels: [{ host: 's', port: 104 }], name: 'mymaster' });
@@ -84,10 +121,13 @@ test('topology and replication options are checked', () => {
     [{ waitForReplicas: true }, /waitForReplicas/],
   ];
   for (const [options, message] of bad) {
-    const err = throwsType(() => resolveOptions(options as never, {}), ConfigurationError);
+    const err = throwsType(() => resolveOptions(options, {}), ConfigurationError);
     assert.match(err.message, message, JSON.stringify(options));
   }
-  assert.equal(resolveOptions({ waitForReplicas: { replicas: 2, timeout: 999 } }, {}).waitForReplicas, { replicas: 2, timeout: 999 });
+  assert.equal(resolveOptions({ waitForReplicas: { replicas: 2, timeout: 999 } }, {}).waitForReplicas, {
+    replicas: 2,
+    timeout: 999,
+  });
 });
 
 test.run();

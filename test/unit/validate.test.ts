@@ -1,7 +1,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidInputError } from '../../src/errors.js';
-import { encodeMetadata, encodePatch, encodeUser, requireString, validateTtl, validateUserId } from '../../src/validate.js';
+import {
+  encodeMetadata,
+  encodePatch,
+  encodeUser,
+  requireString,
+  validateTtl,
+  validateUserId,
+} from '../../src/validate.js';
 import { throwsType } from '../helpers/assert.js';
 
 const test = suite('validate');
@@ -19,10 +26,35 @@ test('non-strings never pass as strings (ioredis would flatten arrays, stringify
 });
 
 test('user ids: empty, lone surrogates, control characters and oversize are rejected', () => {
-  for (const bad of ['', 'user\uD800', 'user\uDBFF', 'a\nb', 'a\r\nb', 'nul\0', 'x'.repeat(257), '\u0085', 'é'.repeat(129)]) {
+  for (const bad of [
+    '',
+    'user\uD800',
+    'user\uDBFF',
+    'a\nb',
+    'a\r\nb',
+    'nul\0',
+    'x'.repeat(257),
+    '\u0085',
+    'é'.repeat(129),
+  ]) {
     throwsType(() => validateUserId(bad), InvalidInputError);
   }
-  for (const good of ['u', '{', '}abc', 'a{b}c', '*', '?', '[x]', '\\', ' ', 'ü', 'e\u0301', '😀', 'x'.repeat(256), 'é'.repeat(128)]) {
+  for (const good of [
+    'u',
+    '{',
+    '}abc',
+    'a{b}c',
+    '*',
+    '?',
+    '[x]',
+    '\\',
+    ' ',
+    'ü',
+    'e\u0301',
+    '😀',
+    'x'.repeat(256),
+    'é'.repeat(128),
+  ]) {
     assert.is(validateUserId(good), good);
   }
 });
@@ -38,13 +70,28 @@ test('TTLs: safe positive integers within the cap only', () => {
 
 test('user objects: plain JSON with string id and username; nothing JSON would alter', () => {
   const bad: unknown[] = [
-    null, 'u', 42, [], [{ id: 'u', username: 'n' }],
-    { username: 'n' }, { id: '', username: 'n' }, { id: 7, username: 'n' }, { id: 'u' }, { id: 'u', username: 5 },
-    { id: 'u', username: 'n', x: undefined }, { id: 'u', username: 'n', x: () => 1 }, { id: 'u', username: 'n', x: 1n },
-    { id: 'u', username: 'n', x: NaN }, { id: 'u', username: 'n', x: Infinity }, { id: 'u', username: 'n', x: new Date() },
-    { id: 'u', username: 'n', x: Buffer.from('b') }, { id: 'u', username: 'n', x: new Map() }, cyclic,
+    null,
+    'u',
+    42,
+    [],
+    [{ id: 'u', username: 'n' }],
+    { username: 'n' },
+    { id: '', username: 'n' },
+    { id: 7, username: 'n' },
+    { id: 'u' },
+    { id: 'u', username: 5 },
+    { id: 'u', username: 'n', x: undefined },
+    { id: 'u', username: 'n', x: () => 1 },
+    { id: 'u', username: 'n', x: 1n },
+    { id: 'u', username: 'n', x: NaN },
+    { id: 'u', username: 'n', x: Infinity },
+    { id: 'u', username: 'n', x: new Date() },
+    { id: 'u', username: 'n', x: Buffer.from('b') },
+    { id: 'u', username: 'n', x: new Map() },
+    cyclic,
     JSON.parse('{"id":"u","username":"n","__proto__":{"isAdmin":true}}'),
-    { id: 'u', username: 'n', nested: { constructor: 'x' } }, { id: 'u', username: 'n', prototype: 1 },
+    { id: 'u', username: 'n', nested: { constructor: 'x' } },
+    { id: 'u', username: 'n', prototype: 1 },
     { id: 'u', username: 'n', s: 'bad\uDC00' },
     { id: 'u', username: 'n', deep: JSON.parse('['.repeat(20) + ']'.repeat(20)) },
     { id: 'u', username: 'x'.repeat(20_000) },
@@ -57,8 +104,21 @@ test('user objects: plain JSON with string id and username; nothing JSON would a
 });
 
 test('metadata: a plain object of strings, forbidden keys refused, limit is keys plus values in bytes', () => {
-  for (const bad of [null, [], 's', 42, { a: 1 }, { a: null }, { a: ['x'] }, { '': 'x' }, { a: 'b\uD800' },
-    JSON.parse('{"__proto__":"x"}'), { constructor: 'x' }, { prototype: 'x' }, { ['k'.repeat(257)]: 'v' }]) {
+  for (const bad of [
+    null,
+    [],
+    's',
+    42,
+    { a: 1 },
+    { a: null },
+    { a: ['x'] },
+    { '': 'x' },
+    { a: 'b\uD800' },
+    JSON.parse('{"__proto__":"x"}'),
+    { constructor: 'x' },
+    { prototype: 'x' },
+    { ['k'.repeat(257)]: 'v' },
+  ]) {
     throwsType(() => encodeMetadata(bad, 100), InvalidInputError);
   }
   assert.is(encodeMetadata(undefined, 100), '{}');
