@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { RedisSessionStore } from '../src/index.js';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../demo/embedded-redis.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../tools/redis-server.js';
 import { ConnectRedis, MultiStore, NaiveStore } from './baselines.js';
 import { fill, TTL, type BenchContext } from './cases.js';
 import { benchMetadata, benchUser, expressSession } from './payload.js';

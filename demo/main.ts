@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { RedisSessionStore } from '../src/index.js';
 import { createDemoApp } from './app.js';
-import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../tools/redis-server.js';
 import { runLoad } from './load.js';
 
 const args = process.argv.slice(2);

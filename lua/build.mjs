@@ -1,24 +1,81 @@
 // Flattens lua/<name>-<numKeys>.lua with their `--- @include "file"` lines into
 // src/lua.generated.ts, so the library never reads Lua from disk at run time.
 // The key count is written once, in the file name (BullMQ's convention).
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+// Every file, script or include, declares the includes whose functions it calls: the build
+// fails on a missing include file, a circular include, or a call to a helper not included.
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const includesDir = join(here, 'includes');
 const out = join(here, '..', 'src', 'lua.generated.ts');
 const includePattern = /^--- @include "([\w-]+)"$/;
 const { name: packageName, version } = JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8'));
 
-function flatten(file, seen) {
-  return readFileSync(file, 'utf8')
+function fail(message) {
+  console.error(`lua/build.mjs: ${message}`);
+  process.exit(1);
+}
+
+const source = (file) => readFileSync(file, 'utf8');
+const includesOf = (text) =>
+  text
+    .split('\n')
+    .map((l) => includePattern.exec(l.trim())?.[1])
+    .filter(Boolean);
+const codeOf = (text) => text.replace(/--\[\[[\s\S]*?\]\]/g, '').replace(/--.*$/gm, '');
+
+// Helper name -> the include that defines it.
+const definedIn = new Map();
+for (const f of readdirSync(includesDir).filter((f) => f.endsWith('.lua'))) {
+  for (const m of codeOf(source(join(includesDir, f))).matchAll(/local function (\w+)/g)) {
+    definedIn.set(m[1], f.replace(/\.lua$/, ''));
+  }
+}
+
+function includeFile(name, from) {
+  const file = join(includesDir, `${name}.lua`);
+  if (!existsSync(file)) fail(`${from} includes "${name}", but lua/includes/${name}.lua does not exist`);
+  return file;
+}
+
+/** Every include `name` reaches (itself included), failing on a cycle. */
+function closure(name, from, stack = []) {
+  if (stack.includes(name)) fail(`circular include: ${[...stack, name].join(' -> ')}`);
+  const reached = new Set([name]);
+  for (const dep of includesOf(source(includeFile(name, from)))) {
+    for (const n of closure(dep, `includes/${name}.lua`, [...stack, name])) reached.add(n);
+  }
+  return reached;
+}
+
+/** Fails when `text` calls a helper from an include it does not (transitively) declare. */
+function checkUses(label, text, own) {
+  const reachable = new Set(own);
+  for (const dep of includesOf(text)) for (const n of closure(dep, label)) reachable.add(n);
+  for (const [fn, home] of definedIn) {
+    if (reachable.has(home)) continue;
+    if (new RegExp(`(^|[^\\w.:])${fn}\\(`, 'm').test(codeOf(text))) {
+      fail(`${label} calls ${fn}() from includes/${home}.lua without --- @include "${home}"`);
+    }
+  }
+}
+
+for (const f of readdirSync(includesDir).filter((f) => f.endsWith('.lua'))) {
+  checkUses(`includes/${f}`, source(join(includesDir, f)), [f.replace(/\.lua$/, '')]);
+}
+
+/** The script with its includes flattened in dependency order, each once. */
+function flatten(text, from, seen) {
+  return text
     .split('\n')
     .map((line) => {
       const m = includePattern.exec(line.trim());
       if (!m) return line;
       if (seen.has(m[1])) return '';
       seen.add(m[1]);
-      return flatten(join(here, 'includes', `${m[1]}.lua`), seen).trimEnd();
+      return flatten(source(includeFile(m[1], from)), `includes/${m[1]}.lua`, seen).trimEnd();
     })
     .join('\n');
 }
@@ -28,12 +85,14 @@ const entries = readdirSync(here)
   .sort()
   .map((f) => {
     const m = /^(\w+)-(\d+)\.lua$/.exec(f);
-    if (!m) throw new Error(`lua/${f}: expected <name>-<numberOfKeys>.lua`);
-    const source = flatten(join(here, f), new Set());
-    if (!source.startsWith('#!lua')) throw new Error(`lua/${f}: must start with #!lua`);
+    if (!m) fail(`lua/${f}: expected <name>-<numberOfKeys>.lua`);
+    const text = source(join(here, f));
+    checkUses(f, text, []);
+    const flat = flatten(text, f, new Set());
+    if (!flat.startsWith('#!lua')) fail(`lua/${f}: must start with #!lua`);
     // The name and version line makes each release's scripts distinct in SCRIPT caches and
     // logs, so two versions of the library share one Redis without touching each other.
-    const [shebang, ...rest] = source.split('\n');
+    const [shebang, ...rest] = flat.split('\n');
     const body = [shebang, `-- ${packageName}@${version} ${m[1]}`, ...rest].join('\n');
     return `  ${m[1]}: { numberOfKeys: ${Number(m[2])}, body: ${JSON.stringify(body)} },`;
   });

@@ -1,4 +1,5 @@
-import { keyPrefixOption } from './options.js';
+import { keyPrefixOption } from './config/resolve.js';
+import { InvalidInputError } from './errors.js';
 
 /**
  * The least privilege the store's Redis user needs. Redis checks ACLs on the commands a script
@@ -9,22 +10,22 @@ export const SCRIPT_COMMANDS = [
   'hmget',
   'hset',
   'hdel',
+  'hlen',
+  'hgetall',
   'del',
   'pexpireat',
   'pexpiretime',
   'time',
-  'zadd',
-  'zcard',
-  'zcount',
-  'zrange',
-  'zrangebyscore',
-  'zrem',
-  'zremrangebyscore',
 ] as const;
 
 /** What the client itself sends, with the reason for each. */
 export const CLIENT_COMMANDS = [
-  'evalsha', // every operation
+  'evalsha', // every write
+  'hget', // getSession, getSessionTtl, countUserSessions (plain reads)
+  'hmget', // getSessions: one user's tokens in one command
+  'hlen', // countUserSessions
+  'hgetall', // listUserSessions, and countUserSessions once a session may have expired
+  'time', // the Redis clock estimate that reads decide expiry on
   'eval', // the fallback after NOSCRIPT (restart, failover)
   'script|load', // loading scripts at connect; SCRIPT FLUSH and KILL stay refused
   'ping', // healthCheck
@@ -47,8 +48,9 @@ function globEscape(text: string): string {
  * CONFIG, KEYS, SCRIPT FLUSH or other administrative command.
  */
 export function aclRules(keyPrefixes: readonly string[] = ['session:']): string[] {
-  if (!Array.isArray(keyPrefixes) || keyPrefixes.length === 0)
-    throw new TypeError('keyPrefixes: expected a non-empty array');
+  if (!Array.isArray(keyPrefixes) || keyPrefixes.length === 0) {
+    throw new InvalidInputError('keyPrefixes', 'expected a non-empty array of key prefixes');
+  }
   const keys = keyPrefixes.map((p) => `~${globEscape(keyPrefixOption(p, 'keyPrefixes'))}*`);
   return [
     'resetkeys',

@@ -2,10 +2,24 @@
  * Every error the store raises is a `SessionStoreError` with a stable `code`; the driver's
  * error, if any, is kept as `cause`. Match on the class or on `code`, never on the message.
  */
-export class SessionStoreError extends Error {
-  readonly code: string;
+/** Every `code` a store error can carry. */
+export type ErrorCode =
+  | 'STORE_ERROR'
+  | 'INVALID_INPUT'
+  | 'INVALID_CONFIG'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_TIMEOUT'
+  | 'STORE_NOT_REPLICATED'
+  | 'STORE_OOM'
+  | 'STORE_AUTH'
+  | 'STORE_TLS'
+  | 'CORRUPT_SESSION'
+  | 'STORE_CLOSED';
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+export class SessionStoreError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -38,7 +52,7 @@ export class ConfigurationError extends SessionStoreError {
  * and nothing can be said about the session. Never a reason to treat a session as absent.
  */
 export class StoreUnavailableError extends SessionStoreError {
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+  constructor(message: string, options?: { cause?: unknown; code?: 'STORE_TIMEOUT' | 'STORE_NOT_REPLICATED' }) {
     super(options?.code ?? 'STORE_UNAVAILABLE', message, options);
   }
 }

@@ -1,10 +1,15 @@
 import session, { type SessionData } from 'express-session';
-import type { Cluster, Redis } from 'ioredis';
+import { RedisClock } from './clock.js';
 import { ConfigurationError, InvalidInputError, classifyError } from './errors.js';
-import { userTag } from './keys.js';
+import { expressIndexKey, expressSessionKey, expressTombstoneKey } from './keys.js';
 import { StoreMetrics, type ExpressOperation, type MetricsOptions } from './metrics.js';
-import { ScriptRunner, type Client, type ScriptCall } from './scripts.js';
+import { Batches } from './transport/batch.js';
+import { adapt, type IoredisClient, type NodeRedisClient, type RedisClient } from './transport/client.js';
+import { Deadlines } from './transport/deadlines.js';
+import { Scripts, type Request, type ScriptCall } from './transport/scripts.js';
 import { validateUserId } from './validate.js';
+
+export type { NodeRedisClient } from './transport/client.js';
 
 /**
  * An express-session store (also used by @fastify/session), a drop-in for connect-redis 7/8:
@@ -14,12 +19,8 @@ import { validateUserId } from './validate.js';
  * a per-user index in the same script (count, list and log out everywhere).
  */
 
-type Callback = (err?: unknown, data?: any) => void; // express-session's own signature
-
-/** The parts of a node-redis (v4/v5) client the store uses. */
-export interface NodeRedisClient {
-  sendCommand(args: string[]): Promise<unknown>;
-}
+// express-session's callback shape: an error, or what the method yields.
+type Callback<T> = (err: unknown, data?: T) => void;
 
 export interface Serializer {
   parse(s: string): SessionData | Promise<SessionData>;
@@ -28,7 +29,7 @@ export interface Serializer {
 
 export interface ExpressSessionStoreOptions {
   /** An ioredis client or Cluster, or a node-redis client. */
-  client: Redis | Cluster | NodeRedisClient;
+  client: IoredisClient | NodeRedisClient;
   /** Key prefix. Default `sess:`. */
   prefix?: string;
   /** Keys per SCAN call for clear/length/ids/all. Default 100. */
@@ -53,27 +54,8 @@ export interface ExpressSessionStoreOptions {
 
 type Sess = SessionData & { cookie?: { expires?: Date | string | null } };
 
-// One ScriptRunner-compatible face for ioredis and node-redis clients.
-function scriptClient(client: Redis | Cluster | NodeRedisClient): Client {
-  if (typeof (client as Redis).evalsha === 'function') return client as Client;
-  const nodeRedis = client as NodeRedisClient;
-  return {
-    isCluster: false,
-    evalsha: (sha: string, n: number, ...args: string[]) => nodeRedis.sendCommand(['EVALSHA', sha, String(n), ...args]),
-    eval: (body: string, n: number, ...args: string[]) => nodeRedis.sendCommand(['EVAL', body, String(n), ...args]),
-  } as unknown as Client;
-}
-
-// A key in the same cluster slot as `key`: with its own hash tag if it has one, else the
-// whole key as the tag (the slot of a tag-less key is the slot of its full name).
-function sameSlot(key: string, suffix: string): string {
-  const open = key.indexOf('{');
-  const close = open >= 0 ? key.indexOf('}', open + 1) : -1;
-  return close > open + 1 ? `${key}${suffix}` : `{${key}}${suffix}`;
-}
-
 export class ExpressSessionStore extends session.Store {
-  readonly client: Redis | Cluster | NodeRedisClient;
+  readonly client: IoredisClient | NodeRedisClient;
   readonly prefix: string;
   readonly scanCount: number;
   readonly serializer: Serializer;
@@ -82,8 +64,11 @@ export class ExpressSessionStore extends session.Store {
   readonly disableTouch: boolean;
   readonly userId: ((sess: SessionData) => string | undefined) | undefined;
   private readonly tombstoneMs: number;
-  private readonly scripts: Client;
-  private readonly runner: ScriptRunner;
+  private readonly redis: RedisClient;
+  private readonly scripts = new Scripts();
+  private readonly batches = new Batches(this.scripts);
+  private readonly deadlines: Deadlines;
+  private readonly clock = new RedisClock();
   private readonly metrics: StoreMetrics | undefined;
 
   constructor(options: ExpressSessionStoreOptions) {
@@ -105,21 +90,21 @@ export class ExpressSessionStore extends session.Store {
       throw new ConfigurationError('userId', 'expected a function');
     // A user's sessions have random ids, so on a cluster they sit in many slots, and one script
     // cannot touch a session and its user's index there.
-    if (this.userId !== undefined && (this.client as Cluster).isCluster) {
+    this.redis = adapt(this.client);
+    if (this.userId !== undefined && this.redis.isCluster) {
       throw new ConfigurationError(
         'userId',
         'the per-user index needs a standalone or Sentinel Redis (session ids hash to many slots on a cluster)',
       );
     }
-    this.scripts = scriptClient(this.client);
-    this.runner = new ScriptRunner(options.commandTimeout ?? 1000);
+    this.deadlines = new Deadlines(options.commandTimeout ?? 1000);
     this.metrics = options.metrics === false ? undefined : StoreMetrics.for(options.metrics);
-    this.runner.onReload = (script) => this.metrics?.scriptReloads.inc({ script });
+    this.scripts.onReload = (script) => this.metrics?.scriptReloads.inc({ script });
   }
 
-  override get(sid: string, cb?: Callback): Promise<SessionData | null> {
+  override get(sid: string, cb?: Callback<SessionData | null>): Promise<SessionData | null> {
     return this.settle('express.get', cb, async () => {
-      const raw = await this.command<string | null>(['GET', this.key(sid)]);
+      const raw = await this.command<string | null>('GET', this.key(sid));
       return raw === null ? null : await this.serializer.parse(raw);
     });
   }
@@ -128,7 +113,7 @@ export class ExpressSessionStore extends session.Store {
    * Writes the session. Resolves (and calls back with) `false` when the write was refused because
    * the session was destroyed meanwhile; express-session and Fastify look only at the error.
    */
-  override set(sid: string, sess: SessionData, cb?: Callback): Promise<void | false> {
+  override set(sid: string, sess: SessionData, cb?: Callback<void | false>): Promise<void | false> {
     return this.settle('express.set', cb, async () => {
       const ttl = this.disableTTL ? 0 : this.ttlOf(sess);
       // connect-redis: a TTL of zero or less deletes the session.
@@ -138,10 +123,10 @@ export class ExpressSessionStore extends session.Store {
       const user = this.userOf(sess);
       const written = await this.run(
         user === undefined
-          ? { script: 'expressSet', keys: [key, this.tombstone(key)], args: [value, String(ttl)] }
+          ? { script: 'expressSet', keys: [key, expressTombstoneKey(key)], args: [value, String(ttl)] }
           : {
               script: 'expressSetIndexed',
-              keys: [key, this.tombstone(key), this.indexKey(user)],
+              keys: [key, expressTombstoneKey(key), this.indexKey(user)],
               args: [value, String(ttl), sid],
             },
       );
@@ -149,41 +134,42 @@ export class ExpressSessionStore extends session.Store {
     });
   }
 
-  override touch(sid: string, sess: SessionData, cb?: Callback): Promise<void> {
+  override touch(sid: string, sess: SessionData, cb?: Callback<void>): Promise<void> {
     return this.settle('express.touch', cb, async () => {
       if (this.disableTouch || this.disableTTL) return;
       const ttl = this.ttlOf(sess);
       const key = this.key(sid);
       const user = this.userOf(sess);
       if (ttl <= 0) return this.destroyNow(sid, sess);
-      if (user === undefined) await this.command(['EXPIRE', key, String(ttl)]);
+      if (user === undefined) await this.command('EXPIRE', key, String(ttl));
       else
         await this.run({ script: 'expressTouchIndexed', keys: [key, this.indexKey(user)], args: [String(ttl), sid] });
     });
   }
 
-  override destroy(sid: string, cb?: Callback): Promise<void> {
+  override destroy(sid: string, cb?: Callback<void>): Promise<void> {
     return this.settle('express.destroy', cb, () => this.destroyNow(sid, undefined));
   }
 
-  override clear(cb?: Callback): Promise<void> {
+  override clear(cb?: Callback<void>): Promise<void> {
     return this.settle('express.clear', cb, async () => {
       const keys = await this.scanKeys();
       // A multi-key DEL would cross slots on a cluster.
-      const batch = (this.client as Cluster).isCluster ? 1 : 500;
-      for (let i = 0; i < keys.length; i += batch) await this.command(['DEL', ...keys.slice(i, i + batch)]);
+      const batch = this.redis.isCluster ? 1 : 500;
+      for (let i = 0; i < keys.length; i += batch)
+        await this.command('DEL', ...(keys.slice(i, i + batch) as [string, ...string[]]));
     });
   }
 
-  override length(cb?: Callback): Promise<number> {
+  override length(cb?: Callback<number>): Promise<number> {
     return this.settle('express.length', cb, async () => (await this.scanKeys()).length);
   }
 
-  ids(cb?: Callback): Promise<string[]> {
+  ids(cb?: Callback<string[]>): Promise<string[]> {
     return this.settle('express.ids', cb, async () => (await this.scanKeys()).map((k) => k.slice(this.prefix.length)));
   }
 
-  override all(cb?: Callback): Promise<(SessionData & { id: string })[]> {
+  override all(cb?: Callback<(SessionData & { id: string })[]>): Promise<(SessionData & { id: string })[]> {
     return this.settle('express.all', cb, async () => this.loadKeys(await this.scanKeys()));
   }
 
@@ -192,7 +178,7 @@ export class ExpressSessionStore extends session.Store {
     return this.settle('express.countUserSessions', undefined, async () => {
       this.requireIndex();
       const index = this.indexKey(validateUserId(userId));
-      return Number(await this.run({ script: 'countUserSessions', keys: [index], args: [] }));
+      return Number(await this.command('ZCOUNT', index, `(${Math.ceil(await this.latest())}`, '+inf'));
     });
   }
 
@@ -222,11 +208,11 @@ export class ExpressSessionStore extends session.Store {
       const key = this.key(sid);
       return {
         script: 'expressDestroyIndexed',
-        keys: [key, this.tombstone(key), index],
+        keys: [key, expressTombstoneKey(key), index],
         args: [String(this.tombstoneMs), sid],
       };
     });
-    const replies = await this.runner.bounded(Promise.all(calls.map((c) => this.runner.run(this.scripts, c))));
+    const replies = await this.deadlines.bounded(Promise.all(calls.map((c) => this.scripts.send(this.redis, c))));
     return replies.reduce<number>((n, r) => n + Number(r), 0);
   }
 
@@ -236,7 +222,14 @@ export class ExpressSessionStore extends session.Store {
 
   private async liveIds(user: string): Promise<string[]> {
     this.requireIndex();
-    return this.command<string[]>(['ZRANGEBYSCORE', this.indexKey(user), `(${Date.now()}`, '+inf']);
+    // Liveness on the Redis clock, as the scripts that write the index decide it.
+    return this.command<string[]>('ZRANGEBYSCORE', this.indexKey(user), `(${Math.ceil(await this.latest())}`, '+inf');
+  }
+
+  /** The latest the Redis clock can read now (sampled with TIME on first use and every 30 s). */
+  private async latest(): Promise<number> {
+    if (this.clock.stale()) await this.clock.sample(this.redis, (p) => this.deadlines.bounded(p));
+    return this.clock.latest();
   }
 
   private async destroyNow(sid: string, sess: SessionData | undefined): Promise<void> {
@@ -244,16 +237,16 @@ export class ExpressSessionStore extends session.Store {
     let session = sess;
     if (session === undefined && this.userId !== undefined) {
       // destroy(sid) gets no session: read it to find its user's index.
-      const raw = await this.command<string | null>(['GET', key]);
+      const raw = await this.command<string | null>('GET', key);
       if (raw !== null) session = await this.serializer.parse(raw);
     }
     const user = session === undefined ? undefined : this.userOf(session);
     await this.run(
       user === undefined
-        ? { script: 'expressDestroy', keys: [key, this.tombstone(key)], args: [String(this.tombstoneMs)] }
+        ? { script: 'expressDestroy', keys: [key, expressTombstoneKey(key)], args: [String(this.tombstoneMs)] }
         : {
             script: 'expressDestroyIndexed',
-            keys: [key, this.tombstone(key), this.indexKey(user)],
+            keys: [key, expressTombstoneKey(key), this.indexKey(user)],
             args: [String(this.tombstoneMs), sid],
           },
     );
@@ -261,13 +254,20 @@ export class ExpressSessionStore extends session.Store {
 
   private async loadKeys(keys: string[]): Promise<(SessionData & { id: string })[]> {
     if (keys.length === 0) return [];
-    const values = (this.client as Cluster).isCluster
-      ? await Promise.all(keys.map((k) => this.command<string | null>(['GET', k])))
-      : await this.command<(string | null)[]>(['MGET', ...keys]);
+    // One MGET on one server; on a Cluster, GETs pipelined per master (keys hash to many slots).
+    const values = this.redis.isCluster
+      ? await this.deadlines.bounded(
+          this.batches.send(
+            this.redis,
+            keys.map((k): Request => ({ command: 'GET', args: [k] })),
+          ),
+        )
+      : await this.command<(string | null)[]>('MGET', ...(keys as [string, ...string[]]));
     const out: (SessionData & { id: string })[] = [];
     for (let i = 0; i < keys.length; i++) {
       const raw = values[i];
-      if (raw === null || raw === undefined) continue;
+      if (raw instanceof Error) throw raw;
+      if (typeof raw !== 'string') continue;
       const data = (await this.serializer.parse(raw)) as SessionData & { id: string };
       data.id = keys[i]!.slice(this.prefix.length);
       out.push(data);
@@ -277,17 +277,13 @@ export class ExpressSessionStore extends session.Store {
 
   /** Session keys by SCAN on every master (never KEYS); tombstones and index keys left out. */
   private async scanKeys(): Promise<string[]> {
-    const nodes: (Redis | NodeRedisClient)[] = (this.client as Cluster).isCluster
-      ? (this.client as Cluster).nodes('master')
-      : [this.client as Redis];
     const pattern = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
     const found = new Set<string>();
-    for (const node of nodes) {
+    for (const node of this.redis.masters()) {
       let cursor = '0';
       do {
-        const [next, keys] = await this.command<[string, string[]]>(
-          ['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(this.scanCount)],
-          node,
+        const [next, keys] = await this.deadlines.bounded(
+          node.send('SCAN', [cursor, 'MATCH', pattern, 'COUNT', String(this.scanCount)]) as Promise<[string, string[]]>,
         );
         cursor = next;
         // Session ids are base64url: anything with ':' or braces after the prefix is ours, not a session.
@@ -299,15 +295,11 @@ export class ExpressSessionStore extends session.Store {
 
   private key(sid: string): string {
     if (typeof sid !== 'string' || sid.length === 0) throw new InvalidInputError('sid', 'expected a non-empty string');
-    return this.prefix + sid;
-  }
-
-  private tombstone(key: string): string {
-    return sameSlot(key, ':destroyed');
+    return expressSessionKey(this.prefix, sid);
   }
 
   private indexKey(user: string): string {
-    return `{${userTag(user)}}:${this.prefix}by-user`;
+    return expressIndexKey(this.prefix, user);
   }
 
   private userOf(sess: SessionData): string | undefined {
@@ -325,22 +317,16 @@ export class ExpressSessionStore extends session.Store {
   }
 
   private run(call: ScriptCall): Promise<unknown> {
-    return this.runner.run(this.scripts, call);
+    return this.deadlines.bounded(this.scripts.send(this.redis, call));
   }
 
-  private command<T>(args: string[], node?: Redis | NodeRedisClient): Promise<T> {
-    const target = node ?? this.client;
-    const [name, ...rest] = args as [string, ...string[]];
-    const work =
-      typeof (target as Redis).call === 'function'
-        ? (target as Redis).call(name, ...rest)
-        : (target as NodeRedisClient).sendCommand(args);
-    return this.runner.bounded(work as Promise<T>);
+  private command<T>(name: string, key: string, ...args: string[]): Promise<T> {
+    return this.deadlines.bounded(this.redis.send(name, [key, ...args]) as Promise<T>);
   }
 
   // Promise and callback forms. With a callback the error goes to it and the returned promise
   // does not reject: express-session ignores it, and a rejection would be unhandled.
-  private settle<T>(operation: ExpressOperation, cb: Callback | undefined, work: () => Promise<T>): Promise<T> {
+  private settle<T>(operation: ExpressOperation, cb: Callback<T> | undefined, work: () => Promise<T>): Promise<T> {
     const started = performance.now();
     const metrics = this.metrics;
     const promise = work().then(

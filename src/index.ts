@@ -8,8 +8,10 @@ export {
   type StoreOptions,
   type StoreEnv,
   type WaitForReplicas,
-} from './options.js';
+} from './config/options.js';
+export type { StoreSettings } from './settings.js';
 export {
+  type ErrorCode,
   SessionStoreError,
   InvalidInputError,
   ConfigurationError,

@@ -8,8 +8,16 @@ import { hash, randomFillSync } from 'node:crypto';
  *   secret     = 32 bytes from the CSPRNG               (256 bits)
  *   session id = base64url(SHA-256(token))[0..22]      (public, safe to log; Redis stores only this)
  *
- *   <prefix>{<userTag>}:d   hash  session id -> session value
- *   <prefix>{<userTag>}:x   zset  session id -> expiresAt (ms)
+ *   <prefix>{<userTag>}:d   hash  one user's sessions: session id -> session value, and the
+ *                                 field "." -> "<minExpiry>|<keyExpiry>" (ms; see lua/includes/_user.lua)
+ *
+ * One key per user: the hash is its own per-user index, so no eviction can split a user's index
+ * from its sessions (REDIS-FACTS 7), and a user with one session costs one key.
+ *
+ * express-session keys (connect-redis's layout, plus two keys of our own):
+ *   <prefix><sid>                   string  the serialized session, exactly as connect-redis writes it
+ *   {<prefix><sid>}:destroyed       string  tombstone: the id was destroyed, refuse writes for a while
+ *   {<userTag>}:<prefix>by-user     zset    per-user index: sid -> expiresAt (ms, '+inf' without TTL)
  *
  * The hash tag is a digest, never the raw user id, so any user id (empty-looking, with braces,
  * non-ASCII) puts all of that user's keys in one cluster slot, and the token alone locates them.
@@ -20,10 +28,8 @@ const SECRET_BYTES = 32;
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
-export interface UserKeys {
-  data: string;
-  index: string;
-}
+/** The hash field that holds a user's bookkeeping; never a session id (those are 22 base64url characters). */
+export const META_FIELD = '.';
 
 export function userTag(userId: string): string {
   return hash('sha256', userId, 'base64url').slice(0, TAG_LENGTH);
@@ -54,7 +60,28 @@ export function tagOfToken(token: string): string | null {
   return TOKEN_PATTERN.test(token) ? token.slice(0, TAG_LENGTH) : null;
 }
 
-export function keysForTag(prefix: string, tag: string): UserKeys {
-  const base = `${prefix}{${tag}}:`;
-  return { data: `${base}d`, index: `${base}x` };
+/** The key of a user's sessions, by user tag. */
+export function userKey(prefix: string, tag: string): string {
+  return `${prefix}{${tag}}:d`;
+}
+
+/** express-session: the key of a session, exactly as connect-redis names it. */
+export function expressSessionKey(prefix: string, sid: string): string {
+  return prefix + sid;
+}
+
+/**
+ * express-session: a session key's tombstone, in the session key's cluster slot: with the key's
+ * own hash tag if it has one, else the whole key as the tag (a tag-less key's slot is that of
+ * its full name).
+ */
+export function expressTombstoneKey(sessionKey: string): string {
+  const open = sessionKey.indexOf('{');
+  const close = open >= 0 ? sessionKey.indexOf('}', open + 1) : -1;
+  return close > open + 1 ? `${sessionKey}:destroyed` : `{${sessionKey}}:destroyed`;
+}
+
+/** express-session: a user's index of session ids, in the user tag's slot. */
+export function expressIndexKey(prefix: string, userId: string): string {
+  return `{${userTag(userId)}}:${prefix}by-user`;
 }

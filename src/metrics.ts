@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } from 'prom-client';
+import { InvalidInputError, StoreUnavailableError } from './errors.js';
 import { luaScripts, type ScriptName } from './lua.generated.js';
 
 /** The store's public operations. */
@@ -248,7 +249,7 @@ export class StoreMetrics {
     const registry = options.registry ?? globalRegistry;
     const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
     let byPrefix = StoreMetrics.byRegistry.get(registry);
-    if (byPrefix === undefined) StoreMetrics.byRegistry.set(registry, (byPrefix = new Map()));
+    if (byPrefix === undefined) StoreMetrics.byRegistry.set(registry, (byPrefix = new Map<string, StoreMetrics>()));
     let metrics = byPrefix.get(prefix);
     if (metrics === undefined) byPrefix.set(prefix, (metrics = new StoreMetrics(registry, prefix)));
     return metrics;
@@ -263,10 +264,10 @@ const INVALID = OUTCOMES.indexOf('invalid_input');
 const UNAVAILABLE = OUTCOMES.indexOf('unavailable');
 const ERROR = OUTCOMES.indexOf('error');
 
-function outcomeOf(err: unknown): number {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'INVALID_INPUT') return INVALID;
-  if (code === 'STORE_UNAVAILABLE' || code === 'STORE_TIMEOUT') return UNAVAILABLE;
+/** The outcome label of a failed call, by error class: every kind of "Redis could not answer" is unavailable. */
+export function outcomeOf(err: unknown): number {
+  if (err instanceof InvalidInputError) return INVALID;
+  if (err instanceof StoreUnavailableError) return UNAVAILABLE;
   return ERROR;
 }
 

@@ -1,11 +1,44 @@
-import { StoreClosedError, CorruptSessionError, InvalidInputError, classifyError } from './errors.js';
+import { RedisClock } from './clock.js';
 import { decodeHeader, decodeSession } from './codec.js';
-import { checkCallerClient, openClients, preflight } from './connection.js';
-import { keysForTag, newToken, SESSION_ID_PATTERN, sessionIdOf, tagOfToken, userTag, type UserKeys } from './keys.js';
+import { resolveOptions, type ResolvedOptions } from './config/resolve.js';
+import { MAX_TTL_SECONDS, type StoreEnv, type StoreOptions } from './config/options.js';
+import { classifyError, InvalidInputError, StoreClosedError } from './errors.js';
+import { newToken, SESSION_ID_PATTERN, sessionIdOf, tagOfToken, userKey, userTag } from './keys.js';
 import type { ScriptName } from './lua.generated.js';
 import { instrument, StoreMetrics } from './metrics.js';
-import { MAX_TTL_SECONDS, resolveOptions, type ResolvedOptions, type StoreEnv, type StoreOptions } from './options.js';
-import { ScriptRunner, type Client, type ScriptCall } from './scripts.js';
+import {
+  allCommand,
+  countCommands,
+  decodeAll,
+  decodeFastCount,
+  decodeGet,
+  decodeTtl,
+  getCommand,
+  getManyCommand,
+  liveValue,
+} from './ops/reads.js';
+import {
+  createCall,
+  decodeCount,
+  decodeCreate,
+  decodeDestroy,
+  decodeMetadata,
+  decodeRefresh,
+  decodeValueReply,
+  destroyAllCall,
+  destroyCall,
+  metadataCall,
+  refreshCall,
+  rotateCall,
+  touchCall,
+} from './ops/writes.js';
+import { redactedOptions, type StoreSettings } from './settings.js';
+import { Batches } from './transport/batch.js';
+import { adapt, type RedisClient } from './transport/client.js';
+import { checkCallerClient, openClients, preflight } from './transport/connection.js';
+import { Deadlines } from './transport/deadlines.js';
+import { Replication } from './transport/replication.js';
+import { Scripts, type Request, type ScriptCall } from './transport/scripts.js';
 import type {
   AuthUser,
   CreatedSession,
@@ -21,39 +54,59 @@ import { encodeMetadata, encodePatch, encodeUser, requireString, validateTtl, va
 /** Most tokens one `getSessions` call takes. */
 export const MAX_BATCH = 10_000;
 
-/** A token's session: its keys and public id; null when the string is not a token. */
+/** A token's session: its user's key and its public id. */
 interface TokenRef {
-  keys: UserKeys;
+  key: string;
   id: string;
 }
 
 /**
- * Server-side sessions in Redis. Every method is one Lua script in one round trip on keys of
- * one hash slot. Bad input throws `InvalidInputError` before any I/O; Redis being down or hung
- * rejects with `StoreUnavailableError` (or its subclass `StoreTimeoutError`), never with a
- * "not found" answer.
+ * Server-side sessions in Redis. Every write is one Lua script in one round trip on one key;
+ * every read is plain commands. Bad input throws `InvalidInputError` before any I/O; Redis being
+ * down or hung rejects with `StoreUnavailableError` (or its subclass `StoreTimeoutError`), never
+ * with a "not found" answer.
  */
 export class RedisSessionStore {
-  private readonly runner: ScriptRunner;
-  private readonly metrics: StoreMetrics | undefined;
-  private reloadListener: ((script: ScriptName) => void) | undefined;
-  private next = 0;
-  private closed = false;
+  // Private fields (#): neither util.inspect nor JSON.stringify shows them, so a logged store
+  // cannot leak the Redis password its options and clients hold.
+  readonly #o: ResolvedOptions;
+  readonly #clients: readonly RedisClient[];
+  /** With waitForReplicas, writes go on their own connection: WAIT blocks the one it is sent on. */
+  readonly #writer: RedisClient | undefined;
+  readonly #owns: boolean;
+  readonly #deadlines: Deadlines;
+  readonly #scripts = new Scripts();
+  readonly #batches: Batches;
+  readonly #replication: Replication | undefined;
+  readonly #clock = new RedisClock();
+  readonly #metrics: StoreMetrics | undefined;
+  readonly #bounded: <T>(p: Promise<T>) => Promise<T>;
+  readonly #unsubscribe: (() => void)[] = [];
+  #reloadListener: ((script: ScriptName) => void) | undefined;
+  #next = 0;
+  #closed = false;
 
   private constructor(
-    private readonly clients: readonly Client[],
-    /** With waitForReplicas, writes go on their own connection: WAIT blocks the one it is sent on. */
-    private readonly writer: Client | undefined,
-    private readonly ownsClients: boolean,
-    readonly options: Readonly<ResolvedOptions>,
+    clients: readonly RedisClient[],
+    writer: RedisClient | undefined,
+    owns: boolean,
+    options: ResolvedOptions,
   ) {
-    this.runner = new ScriptRunner(options.commandTimeout);
-    this.metrics = options.metrics === false ? undefined : StoreMetrics.for(options.metrics);
-    this.runner.onReload = (script) => {
-      this.metrics?.scriptReloads.inc({ script });
-      this.reloadListener?.(script);
+    this.#o = options;
+    this.#clients = clients;
+    this.#writer = writer;
+    this.#owns = owns;
+    this.#deadlines = new Deadlines(options.commandTimeout);
+    this.#bounded = (p) => this.#deadlines.bounded(p);
+    this.#batches = new Batches(this.#scripts);
+    this.#replication =
+      options.waitForReplicas === undefined ? undefined : new Replication(this.#scripts, options.waitForReplicas);
+    this.#metrics = options.metrics === false ? undefined : StoreMetrics.for(options.metrics);
+    this.#scripts.onReload = (script) => {
+      this.#metrics?.scriptReloads.inc({ script });
+      this.#reloadListener?.(script);
     };
-    if (this.metrics !== undefined) instrument(this, this.metrics);
+    if (this.#metrics !== undefined) instrument(this, this.#metrics);
   }
 
   /**
@@ -77,13 +130,16 @@ export class RedisSessionStore {
     const given = options.redis;
     if (given !== undefined) checkCallerClient(given);
     const confirmed = resolved.waitForReplicas !== undefined;
-    const clients: Client[] =
+    const drivers =
       given !== undefined ? [given] : await openClients(resolved, resolved.maxConnections + (confirmed ? 1 : 0));
-    const writer = !confirmed ? undefined : given !== undefined ? given : clients.pop()!;
+    const clients = drivers.map(adapt);
+    const writer = !confirmed ? undefined : given !== undefined ? clients[0] : clients.pop();
     const store = new RedisSessionStore(clients, writer, given === undefined, resolved);
     try {
-      await preflight(clients[0]!, resolved.logger, (p) => store.runner.bounded(p));
-      await Promise.all(store.connections().map((c) => store.runner.preload(c)));
+      await preflight(clients[0]!, resolved.logger, store.#bounded);
+      await Promise.all(store.#connections().map((c) => store.#bounded(store.#scripts.preload(c))));
+      await store.#clock.sample(clients[0]!, store.#bounded);
+      store.#watch();
     } catch (err) {
       await store.close();
       throw classifyError(err);
@@ -91,9 +147,14 @@ export class RedisSessionStore {
     return store;
   }
 
+  /** The resolved settings, without credentials (safe to log). */
+  get options(): StoreSettings {
+    return redactedOptions(this.#o);
+  }
+
   /** Called with the script name after each NOSCRIPT reload (also counted in the metrics). */
   set onScriptReload(fn: ((script: ScriptName) => void) | undefined) {
-    this.reloadListener = fn;
+    this.#reloadListener = fn;
   }
 
   /**
@@ -102,23 +163,27 @@ export class RedisSessionStore {
    * (`evictedSessionIds`).
    */
   async createSession(user: AuthUser, options: CreateSessionOptions = {}): Promise<CreatedSession> {
-    const o = this.options;
+    const o = this.#o;
     const encodedUser = encodeUser(user, o.maxUserBytes);
     if (options === null || typeof options !== 'object') throw new InvalidInputError('options', 'expected an object');
     const ttl = options.ttl === undefined ? o.defaultTtl : validateTtl(options.ttl, o.absoluteTtl || MAX_TTL_SECONDS);
     const metadataJson = encodeMetadata(options.metadata, o.maxMetadataBytes);
 
     const tag = userTag(encodedUser.id);
-    const keys = keysForTag(o.keyPrefix, tag);
     const token = newToken(tag);
     const id = sessionIdOf(token);
-    const reply = (await this.write({
-      script: 'createSession',
-      keys: [keys.data, keys.index],
-      args: [id, String(ttl), String(o.absoluteTtl), String(o.maxSessionsPerUser), metadataJson, encodedUser.json],
-    })) as unknown[];
+    const call = createCall({
+      key: userKey(o.keyPrefix, tag),
+      id,
+      ttl,
+      absoluteTtl: o.absoluteTtl,
+      maxSessionsPerUser: o.maxSessionsPerUser,
+      metadataJson,
+      userJson: encodedUser.json,
+    });
     // The stored data is what was just validated: only the header (server times) is read back.
-    const [expiresAt, createdAt, lastAccessedAt] = decodeHeader(reply[0]);
+    const { header, evicted } = decodeCreate(await this.#write(call));
+    const [expiresAt, createdAt, lastAccessedAt] = header;
     return {
       id,
       userId: encodedUser.id,
@@ -128,7 +193,7 @@ export class RedisSessionStore {
       expiresAt,
       metadata: options.metadata === undefined ? {} : { ...options.metadata },
       token,
-      evictedSessionIds: reply.slice(1) as string[],
+      evictedSessionIds: evicted,
     };
   }
 
@@ -137,34 +202,56 @@ export class RedisSessionStore {
     // Not async: the hottest call skips the async frame; input errors still reject, not throw.
     let ref: TokenRef | null;
     try {
-      ref = this.tokenRef(token);
-      if (ref !== null) this.assertOpen();
+      ref = this.#ref(token);
+      if (ref !== null) this.#assertOpen();
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(classifyError(err));
     }
     if (ref === null) return Promise.resolve(null);
-    const id = ref.id;
-    return this.runner
-      .run(this.client(), this.getCall(ref))
-      .then((reply) => (reply === null ? null : decodeSession(id, reply)));
+    const client = this.#client();
+    this.#clock.refresh(client, this.#bounded);
+    const { key, id } = ref;
+    return this.#deadlines
+      .bounded(client.send('HGET', [key, id]))
+      .then((value) => this.#opened(key, id, value, client));
   }
 
   /** Many sessions in one pipelined round trip; results in input order, null where absent. */
   async getSessions(tokens: readonly string[]): Promise<(Session | null)[]> {
     if (!Array.isArray(tokens)) throw new InvalidInputError('tokens', 'expected an array of strings');
     if (tokens.length > MAX_BATCH) throw new InvalidInputError('tokens', `at most ${MAX_BATCH} per call`);
-    const refs = tokens.map((t, i) => this.tokenRef(t, `tokens[${i}]`));
-    this.assertOpen();
-    const calls: ScriptCall[] = [];
-    for (const ref of refs) if (ref !== null) calls.push(this.getCall(ref));
-    const replies = await this.runner.runBatch(this.client(), calls);
-    let k = 0;
-    return refs.map((ref) => {
-      if (ref === null) return null;
-      const reply = replies[k++];
-      if (reply instanceof Error) throw reply;
-      return this.decodeReply(ref.id, reply);
+    const refs = tokens.map((t, i) => this.#ref(t, `tokens[${i}]`));
+    this.#assertOpen();
+    // One command per user: the tokens of one user fold into one HMGET.
+    const byKey = new Map<string, number[]>();
+    refs.forEach((ref, i) => {
+      if (ref === null) return;
+      const at = byKey.get(ref.key);
+      if (at === undefined) byKey.set(ref.key, [i]);
+      else at.push(i);
     });
+    const groups = [...byKey];
+    const requests: Request[] = groups.map(([key, at]) =>
+      at.length === 1
+        ? getCommand(key, refs[at[0]!]!.id)
+        : getManyCommand(
+            key,
+            at.map((i) => refs[i]!.id),
+          ),
+    );
+    const client = this.#client();
+    this.#clock.refresh(client, this.#bounded);
+    const replies = await this.#bounded(this.#batches.send(client, requests));
+    const values: unknown[] = new Array<unknown>(tokens.length).fill(null);
+    groups.forEach(([, at], g) => {
+      const reply = replies[g];
+      if (reply instanceof Error) throw reply;
+      if (at.length === 1) values[at[0]!] = reply;
+      else at.forEach((i, k) => (values[i] = (reply as unknown[])[k]));
+    });
+    const sessions = refs.map((ref, i) => (ref === null ? null : this.#opened(ref.key, ref.id, values[i], client)));
+    // Only rolling touches are still in flight.
+    return this.#o.rolling ? Promise.all(sessions.map((s) => Promise.resolve(s))) : (sessions as (Session | null)[]);
   }
 
   /**
@@ -172,25 +259,17 @@ export class RedisSessionStore {
    * `ttl` also replaces), never past the absolute deadline. False when there is no live session.
    */
   async refreshSession(token: string, ttl?: number): Promise<boolean> {
-    const seconds = ttl === undefined ? 0 : validateTtl(ttl, this.options.absoluteTtl || MAX_TTL_SECONDS);
-    const ref = this.tokenRef(token);
+    const seconds = ttl === undefined ? 0 : validateTtl(ttl, this.#o.absoluteTtl || MAX_TTL_SECONDS);
+    const ref = this.#ref(token);
     if (ref === null) return false;
-    const reply = await this.write({
-      script: 'refreshSession',
-      keys: [ref.keys.data, ref.keys.index],
-      args: [ref.id, String(seconds)],
-    });
-    if (reply === -1) throw new CorruptSessionError('session header');
-    return reply !== 0;
+    return decodeRefresh(await this.#write(refreshCall(ref.key, ref.id, seconds)));
   }
 
   /** Destroys the session a token opens (logout). False when there was no live session. */
   async destroySession(token: string): Promise<boolean> {
-    const ref = this.tokenRef(token);
+    const ref = this.#ref(token);
     if (ref === null) return false;
-    return (
-      (await this.write({ script: 'destroySession', keys: [ref.keys.data, ref.keys.index], args: [ref.id] })) === 1
-    );
+    return decodeDestroy(await this.#write(destroyCall(ref.key, ref.id)), this.#clock.latest());
   }
 
   /**
@@ -199,29 +278,19 @@ export class RedisSessionStore {
    * `maxMetadataBytes` (nothing is written).
    */
   async updateSessionMetadata(token: string, patch: MetadataPatch): Promise<boolean> {
-    const max = this.options.maxMetadataBytes;
+    const max = this.#o.maxMetadataBytes;
     const json = encodePatch(patch, max);
-    const ref = this.tokenRef(token);
+    const ref = this.#ref(token);
     if (ref === null) return false;
-    const reply = await this.write({
-      script: 'updateSessionMetadata',
-      keys: [ref.keys.data, ref.keys.index],
-      args: [ref.id, json, String(max)],
-    });
-    if (reply === -1) throw new InvalidInputError('patch', `the session's metadata would exceed ${max} bytes`);
-    if (reply === -2) throw new CorruptSessionError('session metadata');
-    return reply === 1;
+    return decodeMetadata(await this.#write(metadataCall(ref.key, ref.id, json, max)), max);
   }
 
   /** Whole seconds until the session expires (rounded up), or null when there is no live session. */
   async getSessionTtl(token: string): Promise<number | null> {
-    const ref = this.tokenRef(token);
+    const ref = this.#ref(token);
     if (ref === null) return null;
-    const ms = Number(
-      await this.run({ script: 'getSessionTtl', keys: [ref.keys.data, ref.keys.index], args: [ref.id] }),
-    );
-    if (ms === -3) throw new CorruptSessionError('session header');
-    return ms > 0 ? Math.ceil(ms / 1000) : null;
+    const value = await this.#read(getCommand(ref.key, ref.id));
+    return decodeTtl(value, this.#clock.latest());
   }
 
   /**
@@ -229,32 +298,33 @@ export class RedisSessionStore {
    * stops working in the same step. Null when there is no live session.
    */
   async rotateSession(token: string): Promise<RotatedSession | null> {
-    const ref = this.tokenRef(token);
+    const ref = this.#ref(token);
     if (ref === null) return null;
     const next = newToken(token.slice(0, token.indexOf('.')));
     const id = sessionIdOf(next);
-    const reply = await this.write({
-      script: 'rotateSession',
-      keys: [ref.keys.data, ref.keys.index],
-      args: [ref.id, id],
-    });
-    const session = this.decodeReply(id, reply);
+    const session = decodeValueReply(id, await this.#write(rotateCall(ref.key, ref.id, id)));
     return session === null ? null : { ...session, token: next };
   }
 
   /** Exact number of the user's live sessions. */
   async countUserSessions(userId: string): Promise<number> {
-    const keys = this.userKeys(userId);
-    return Number(await this.run({ script: 'countUserSessions', keys: [keys.index], args: [] }));
+    const key = this.#userKey(userId);
+    this.#assertOpen();
+    const client = this.#client();
+    const [fields, meta] = await this.#bounded(this.#batches.send(client, countCommands(key)));
+    if (fields instanceof Error) throw fields;
+    if (meta instanceof Error) throw meta;
+    const fast = decodeFastCount(fields, meta, this.#clock.latest());
+    if (fast !== null) return fast;
+    // Some session may have expired since the user's last create: look at each one.
+    const all = await this.#read(allCommand(key));
+    return decodeAll(all, this.#clock.latest()).length;
   }
 
   /** The user's live sessions (without tokens), soonest expiry first. */
   async listUserSessions(userId: string): Promise<Session[]> {
-    const keys = this.userKeys(userId);
-    const flat = (await this.run({ script: 'listUserSessions', keys: [keys.data, keys.index], args: [] })) as unknown[];
-    const sessions: Session[] = [];
-    for (let i = 0; i < flat.length; i += 2) sessions.push(decodeSession(String(flat[i]), flat[i + 1]));
-    return sessions;
+    const key = this.#userKey(userId);
+    return decodeAll(await this.#read(allCommand(key)), this.#clock.latest());
   }
 
   /**
@@ -262,7 +332,7 @@ export class RedisSessionStore {
    * token of this user's). Returns how many live sessions were destroyed.
    */
   async destroyUserSessions(userId: string, options: DestroyUserSessionsOptions = {}): Promise<number> {
-    const keys = this.userKeys(userId);
+    const key = this.#userKey(userId);
     if (options === null || typeof options !== 'object') throw new InvalidInputError('options', 'expected an object');
     let keep = '';
     if (options.except !== undefined) {
@@ -272,15 +342,15 @@ export class RedisSessionStore {
         throw new InvalidInputError('options.except', "is not a token of this user's");
       keep = sessionIdOf(except);
     }
-    return Number(await this.write({ script: 'destroyUserSessions', keys: [keys.data, keys.index], args: [keep] }));
+    return decodeCount(await this.#write(destroyAllCall(key, keep)));
   }
 
   /** Revokes one of the user's sessions by its public id (as listed). False when it is not live. */
   async revokeSession(userId: string, sessionId: string): Promise<boolean> {
-    const keys = this.userKeys(userId);
+    const key = this.#userKey(userId);
     const id = requireString('sessionId', sessionId);
     if (!SESSION_ID_PATTERN.test(id)) return false;
-    return (await this.write({ script: 'destroySession', keys: [keys.data, keys.index], args: [id] })) === 1;
+    return decodeDestroy(await this.#write(destroyCall(key, id)), this.#clock.latest());
   }
 
   /** Pings Redis within the time budget. Never throws. */
@@ -288,8 +358,8 @@ export class RedisSessionStore {
     const started = performance.now();
     let report: HealthReport;
     try {
-      this.assertOpen();
-      await this.runner.bounded(this.client().ping());
+      this.#assertOpen();
+      await this.#bounded(this.#client().send('PING', []));
       report = { healthy: true, latencyMs: performance.now() - started, checkedAt: Date.now() };
     } catch (err) {
       report = {
@@ -299,73 +369,83 @@ export class RedisSessionStore {
         error: classifyError(err).code,
       };
     }
-    this.metrics?.reachable(report.healthy);
-    this.metrics?.healthCheckSeconds.set(report.latencyMs / 1000);
+    this.#metrics?.reachable(report.healthy);
+    this.#metrics?.healthCheckSeconds.set(report.latencyMs / 1000);
     return report;
   }
 
   /** Closes the connections the store opened (not a client passed as `redis`). Idempotent. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (!this.ownsClients) return;
-    await Promise.all(
-      this.connections().map((c) =>
-        c.quit().then(
-          () => undefined,
-          () => c.disconnect(),
-        ),
-      ),
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe.forEach((stop) => stop());
+    if (!this.#owns) return;
+    await Promise.all(this.#connections().map((c) => c.close()));
+  }
+
+  /** After every reconnect the clock offset is measured again (a failover may bring another server's clock). */
+  #watch(): void {
+    for (const client of this.#connections()) {
+      this.#unsubscribe.push(
+        client.onLifecycle((event) => {
+          if (event !== 'close' && !this.#closed) this.#clock.sample(client, this.#bounded).catch(() => undefined);
+        }),
+      );
+    }
+  }
+
+  /** What a read found: the live session, after the rolling touch when one is due. */
+  #opened(key: string, id: string, value: unknown, client: RedisClient): Session | null | Promise<Session | null> {
+    const o = this.#o;
+    if (!o.rolling) return decodeGet(id, value, this.#clock.latest());
+    const live = liveValue(value, this.#clock.latest());
+    if (live === null) return null;
+    if (this.#clock.now() - decodeHeader(live)[2] < o.touchAfterMs) return decodeSession(id, live);
+    // A touch is a best-effort write: it is not confirmed with WAIT even under waitForReplicas.
+    return this.#bounded(this.#scripts.send(client, touchCall(key, id, o.touchAfterMs))).then((v) =>
+      decodeValueReply(id, v),
     );
   }
 
   /** Every client the store uses, each once (a caller's client may be both reader and writer). */
-  private connections(): Client[] {
-    return this.writer === undefined || this.clients.includes(this.writer)
-      ? [...this.clients]
-      : [...this.clients, this.writer];
+  #connections(): RedisClient[] {
+    const writer = this.#writer;
+    return writer === undefined || this.#clients.includes(writer) ? [...this.#clients] : [...this.#clients, writer];
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new StoreClosedError();
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError();
   }
 
-  private client(): Client {
-    const clients = this.clients;
+  #client(): RedisClient {
+    const clients = this.#clients;
     if (clients.length === 1) return clients[0]!;
-    this.next = (this.next + 1) % clients.length;
-    return clients[this.next]!;
+    this.#next = (this.#next + 1) % clients.length;
+    return clients[this.#next]!;
   }
 
-  private run(call: ScriptCall): Promise<unknown> {
-    this.assertOpen();
-    return this.runner.run(this.client(), call);
+  #read(request: Request): Promise<unknown> {
+    this.#assertOpen();
+    const client = this.#client();
+    this.#clock.refresh(client, this.#bounded);
+    return this.#bounded(this.#scripts.send(client, request));
   }
 
-  /** A call that writes: with `waitForReplicas`, it resolves only once replicas confirm it. */
-  private write(call: ScriptCall): Promise<unknown> {
-    const wait = this.options.waitForReplicas;
-    if (wait === undefined) return this.run(call);
-    this.assertOpen();
-    return this.runner.runConfirmed(this.writer!, call, wait, this.client());
+  /** A write: with `waitForReplicas`, it resolves only once replicas confirm it. */
+  #write(call: ScriptCall): Promise<unknown> {
+    this.#assertOpen();
+    const replication = this.#replication;
+    if (replication === undefined) return this.#bounded(this.#scripts.send(this.#client(), call));
+    return this.#bounded(replication.write(this.#writer!, call, this.#client()));
   }
 
-  private tokenRef(token: unknown, name = 'token'): TokenRef | null {
+  #ref(token: unknown, name = 'token'): TokenRef | null {
     const tag = tagOfToken(requireString(name, token));
     if (tag === null) return null;
-    return { keys: keysForTag(this.options.keyPrefix, tag), id: sessionIdOf(token as string) };
+    return { key: userKey(this.#o.keyPrefix, tag), id: sessionIdOf(token as string) };
   }
 
-  private userKeys(userId: unknown): UserKeys {
-    return keysForTag(this.options.keyPrefix, userTag(validateUserId(userId)));
-  }
-
-  private getCall(ref: TokenRef): ScriptCall {
-    const touchAfter = this.options.rolling ? String(this.options.touchAfterMs) : '-1';
-    return { script: 'getSession', keys: [ref.keys.data, ref.keys.index], args: [ref.id, touchAfter] };
-  }
-
-  private decodeReply(id: string, reply: unknown): Session | null {
-    return reply === null ? null : decodeSession(id, reply);
+  #userKey(userId: unknown): string {
+    return userKey(this.#o.keyPrefix, userTag(validateUserId(userId)));
   }
 }

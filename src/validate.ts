@@ -1,6 +1,7 @@
 import { InvalidInputError } from './errors.js';
-import { describe, MAX_TTL_SECONDS } from './options.js';
-import type { AuthUser, MetadataPatch } from './types.js';
+import { MAX_TTL_SECONDS } from './config/options.js';
+import { describe } from './config/values.js';
+import type { MetadataPatch } from './types.js';
 
 // Keys that change an object's prototype through Object.assign or a merge.
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -8,6 +9,7 @@ const MAX_USER_ID_BYTES = 256;
 const MAX_METADATA_KEY_BYTES = 256;
 const MAX_USER_DEPTH = 16;
 // C0 and C1 control characters: harmless to Redis (RESP is length-prefixed) but a log-injection risk.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** A string parameter: a real string (ioredis would flatten an array into extra arguments). */

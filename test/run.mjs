@@ -1,16 +1,14 @@
-// Runs every test/**/*.test.ts with uvu and closes with one plain line, "N passed, N failed",
-// that CI can read. Fails when no test ran or any was skipped: CI must run them all.
+// Runs test/**/*.test.ts with uvu (or only the tiers named: unit, lua, integration, security,
+// reliability, cluster) and closes with one plain line, "N passed, N failed", that CI can read.
+// Fails when no test ran or any was skipped: CI must run them all.
 import { spawn } from 'node:child_process';
 
-const dirs = process.argv.slice(2);
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', 'node_modules/uvu/bin.js', dirs[0] ?? 'test', '\\.test\\.ts$'],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, FORCE_COLOR: '0' },
-  },
-);
+const tiers = process.argv.slice(2).map((t) => t.replace(/^test\//, '').replace(/\/$/, ''));
+const pattern = tiers.length === 0 ? '\\.test\\.ts$' : `^(${tiers.join('|')})/.*\\.test\\.ts$`;
+const child = spawn(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', pattern], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, FORCE_COLOR: '0' },
+});
 let out = '';
 child.stdout.on('data', (chunk) => {
   out += chunk;

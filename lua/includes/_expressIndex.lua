@@ -1,3 +1,4 @@
+--- @include "_time"
 -- The per-user index of express-session sessions: a zset of sid -> expiresAt (ms), '+inf' for
 -- sessions without a TTL. Like the core store's index it prunes itself and expires with the
 -- user's last session, so it never outlives what it indexes nor expires before it.

@@ -1,33 +1,85 @@
--- A user's sessions live in two keys of one hash slot:
---   data  (hash)  public session id -> session value
---   index (zset)  public session id -> expiresAt in ms
--- A session is live while its expiry (in its value's header, and equal to its index score) is
--- after now. Expired members are pruned by writes, and both keys' Redis TTL is at least the
--- latest expiry, so the index never expires before a session it holds, and Redis reclaims a
--- user whose sessions all ended.
+--- @include "_time"
+--- @include "_value"
+-- One user's sessions live in one hash:
+--   <session id>  the session value (its header holds the session's expiry)
+--   "."           bookkeeping, "<minExpiry>|<keyExpiry>" in ms:
+--     minExpiry  no session in the hash expires before it. Writes only lower it and a scan
+--                recomputes it, so it may sit below the true minimum, never above. While it is
+--                in the future every session in the hash is live: HLEN - 1 is the exact count,
+--                and nothing needs pruning.
+--     keyExpiry  the key's PEXPIREAT. The key outlives every session it holds; it is moved
+--                with slack (an eighth of the idle TTL), so rolling and refreshing sessions move
+--                it at most once per slack, not on every write.
+-- A hash without bookkeeping belongs to a new user (or was written by 0.1, which kept the
+-- index in a second key): its minimum is unknown (0), and its TTL is read once.
 
--- Removes every session whose expiry is at or before now. Returns how many were removed.
-local function prune(dataKey, indexKey, now)
-  local dead = redis.call('ZRANGEBYSCORE', indexKey, '-inf', int(now))
-  local n = #dead
-  if n == 0 then return 0 end
-  -- unpack() is bounded by Lua's C stack: delete in chunks.
-  for i = 1, n, 1000 do
-    redis.call('HDEL', dataKey, unpack(dead, i, math.min(i + 999, n)))
+local META = '.'
+
+local function parseMeta(m)
+  if not m then return nil end
+  local a, b = string.match(m, '^(%d+)|(%d+)$')
+  if not a then return nil end
+  return tonumber(a), tonumber(b)
+end
+
+-- The bookkeeping after a session of this user now expires at `expiresAt`: the new "." value
+-- (nil when unchanged) and the PEXPIREAT to send (nil when the key already lives long enough).
+-- `meta` is the "." field as read (false when absent); `dirty`: write it even if unchanged.
+local function planUser(key, meta, expiresAt, idleTtl, dirty)
+  local minE, keyE = parseMeta(meta)
+  if not minE then
+    local current = redis.call('PEXPIRETIME', key)
+    if current == -2 then minE = expiresAt else minE = 0 end
+    if current > 0 then keyE = current else keyE = 0 end
   end
-  redis.call('ZREMRANGEBYSCORE', indexKey, '-inf', int(now))
-  return n
+  local newMin, pexpire = minE, nil
+  if expiresAt < newMin then newMin = expiresAt end
+  if expiresAt > keyE then
+    keyE = expiresAt + math.floor(idleTtl * 125)
+    pexpire = keyE
+  end
+  if meta and not dirty and newMin == minE and not pexpire then return nil, nil end
+  return int(newMin) .. '|' .. int(keyE), pexpire
 end
 
--- Makes each key live at least until expiresAt. TTLs only grow here: the index must outlive
--- every session it holds, and keys that outlive their last session for a while cost only that
--- while's memory (destroys delete them once the index is empty).
-local function extendUserTtl(dataKey, indexKey, expiresAt)
-  if redis.call('PEXPIRETIME', dataKey) < expiresAt then redis.call('PEXPIREAT', dataKey, int(expiresAt)) end
-  if redis.call('PEXPIRETIME', indexKey) < expiresAt then redis.call('PEXPIREAT', indexKey, int(expiresAt)) end
+-- Writes a session value and the bookkeeping in one HSET, then moves the key's expiry if due.
+local function storeSession(key, sid, value, meta, expiresAt, idleTtl, dirty)
+  local newMeta, pexpire = planUser(key, meta, expiresAt, idleTtl, dirty)
+  if newMeta then
+    redis.call('HSET', key, sid, value, META, newMeta)
+  else
+    redis.call('HSET', key, sid, value)
+  end
+  if pexpire then redis.call('PEXPIREAT', key, int(pexpire)) end
 end
 
--- Deletes both keys once the user has no session left in the index.
-local function dropIfEmpty(dataKey, indexKey)
-  if redis.call('ZCARD', indexKey) == 0 then redis.call('DEL', dataKey, indexKey) end
+-- Reads every session of the user (one HGETALL: only on the rare paths, the cap and pruning).
+-- Returns the live sessions as {sid, lastAccessedAt} (a value that does not parse counts as
+-- live with lastAccessedAt 0: it is the first to go under the cap, and reads report it as
+-- corrupt), the expired session ids, and the smallest expiry among the live ones (or nil).
+local function scanUser(key, now)
+  local all = redis.call('HGETALL', key)
+  local live, dead, minE = {}, {}, nil
+  for i = 1, #all, 2 do
+    local sid = all[i]
+    if sid ~= META then
+      local e, _, a = parseHeader(all[i + 1])
+      if not e then
+        live[#live + 1] = {sid, 0}
+      elseif e <= now then
+        dead[#dead + 1] = sid
+      else
+        live[#live + 1] = {sid, a}
+        if not minE or e < minE then minE = e end
+      end
+    end
+  end
+  return live, dead, minE
+end
+
+-- HDEL in chunks: unpack() is bounded by Lua's C stack.
+local function deleteFields(key, fields)
+  for i = 1, #fields, 1000 do
+    redis.call('HDEL', key, unpack(fields, i, math.min(i + 999, #fields)))
+  end
 end

@@ -1,8 +1,8 @@
 -- A session value is "1|expiresAt|createdAt|lastAccessedAt|idleTtl|deadline|<metadata JSON>\n<user JSON>".
 -- Times are ms (deadline 0: none), idleTtl is seconds. expiresAt comes first so a read needs
--- one short match; the index score always equals it (both are written in the same script).
--- JSON never holds a raw newline, so "\n" splits metadata from the user without a byte count.
--- The user JSON is never decoded here: cjson would re-encode numbers with 14 digits.
+-- one short match. JSON never holds a raw newline, so "\n" splits metadata from the user
+-- without a byte count. The user JSON is never decoded here: cjson would re-encode numbers
+-- with 14 digits.
 
 -- Returns expiresAt, createdAt, lastAccessedAt, idleTtl, deadline, index of the metadata's first byte; nil if malformed.
 local function parseHeader(v)

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Cluster, type Redis } from 'ioredis';
-import { freeServerPort } from '../../demo/embedded-redis.js';
+import { freeServerPort } from '../../tools/redis-server.js';
 import { startRedis, waitFor, type TestRedis } from './redis.js';
 
 const run = promisify(execFile);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Test } from 'uvu';
 import { RedisInstance, RedisMemoryServer } from 'redis-memory-server';
-import { freeServerPort, systemRedisServer } from '../../demo/embedded-redis.js';
+import { freeServerPort, systemRedisServer } from '../../tools/redis-server.js';
 
 /** A real redis-server on a free loopback port, started and stopped by this process. */
 export interface TestRedis {

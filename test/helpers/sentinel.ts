@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freeServerPort, systemRedisServer } from '../../demo/embedded-redis.js';
+import { freeServerPort, systemRedisServer } from '../../tools/redis-server.js';
 import { startRedis, waitFor, type TestRedis } from './redis.js';
 
 export const MASTER_NAME = 'sessions';

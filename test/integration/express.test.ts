@@ -26,16 +26,15 @@ test.before.each(async () => {
   await r.admin.flushall();
 });
 
-const sess = (extra: Record<string, unknown> = {}, expires?: Date): SessionData =>
-  ({
-    cookie: {
-      originalMaxAge: expires ? expires.getTime() - Date.now() : null,
-      expires: expires ?? null,
-      httpOnly: true,
-      path: '/',
-    },
-    ...extra,
-  });
+const sess = (extra: Record<string, unknown> = {}, expires?: Date): SessionData => ({
+  cookie: {
+    originalMaxAge: expires ? expires.getTime() - Date.now() : null,
+    expires: expires ?? null,
+    httpOnly: true,
+    path: '/',
+  },
+  ...extra,
+});
 
 test('defaults and public properties match connect-redis', () => {
   const store = new ExpressSessionStore({ client });
@@ -145,6 +144,21 @@ test('logout vs in-flight write: 1,000 trials, 0 sessions brought back', async (
   }
   (writer.client as Redis).disconnect();
   assert.is(resurrected, 0);
+});
+
+test('per-user liveness is decided on the Redis clock, not on this process clock', async () => {
+  const store = new ExpressSessionStore({ client, ttl: 600, userId: (s) => (s as unknown as { user?: string }).user });
+  await store.set('clock-1', sess({ user: 'cal' }));
+  const realNow = Date.now;
+  // This process's clock an hour ahead of Redis's: the session still has ten minutes on Redis.
+  Date.now = () => realNow() + 3_600_000;
+  try {
+    assert.is(await store.countUserSessions('cal'), 1);
+    assert.equal((await store.listUserSessions('cal')).length, 1);
+  } finally {
+    Date.now = realNow;
+  }
+  await store.destroyUserSessions('cal');
 });
 
 test('userId: per-user index kept by the same scripts; count, list, destroy all', async () => {

@@ -47,6 +47,7 @@ test('names, types, labels and counts after a scripted sequence (invalid input, 
     assert.is(await store.destroyUserSessions('bob'), 1);
     await r.admin.script('FLUSH');
     assert.ok(await store.getSession(second.token));
+    assert.ok(await store.refreshSession(second.token));
 
     const json = await registry.getMetricsAsJSON();
     const types = Object.fromEntries(json.map((m) => [m.name, String(m.type)]));
@@ -69,7 +70,7 @@ test('names, types, labels and counts after a scripted sequence (invalid input, 
     assert.is(await value(registry, ops, { operation: 'destroyUserSessions', outcome: 'ok' }), 1);
     assert.is(await value(registry, 'session_store_cap_evictions_total'), 1);
     assert.is(await value(registry, 'session_store_user_sessions_destroyed_total'), 1);
-    assert.is(await value(registry, 'session_store_script_reloads_total', { script: 'getSession' }), 1);
+    assert.is(await value(registry, 'session_store_script_reloads_total', { script: 'refreshSession' }), 1);
     const batchSum = (await samples(registry, 'session_store_get_sessions_batch_size')).find((s) =>
       s.metricName?.endsWith('_sum'),
     )!;

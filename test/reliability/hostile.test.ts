@@ -162,7 +162,7 @@ test('1,000 users x 5 sessions, revoke with swapped (user, session id) pairs: 0 
   );
   let crossRevoked = 0;
   await Promise.all(
-    made.map(async (sessions, u) => {
+    made.map(async (_sessions, u) => {
       const other = made[(u + 1) % users]!;
       for (const s of other) if (await store.revokeSession(`iso-${u}`, s.id)) crossRevoked++;
     }),

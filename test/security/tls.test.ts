@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RedisSessionStore, StoreTlsError, StoreUnavailableError, type StoreOptions } from '../../src/index.js';
 import { rejects } from '../helpers/assert.js';
-import { freeServerPort } from '../../demo/embedded-redis.js';
+import { freeServerPort } from '../../tools/redis-server.js';
 import { commandCount, startRedis, type TestRedis } from '../helpers/redis.js';
 import { makeCerts, type TestCerts } from '../helpers/tls.js';
 

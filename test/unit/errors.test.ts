@@ -1,6 +1,18 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { classifyError, StoreAuthError, StoreTlsError, StoreUnavailableError } from '../../src/errors.js';
+import { aclRules } from '../../src/acl.js';
+import {
+  classifyError,
+  CorruptSessionError,
+  InvalidInputError,
+  SessionStoreError,
+  StoreAuthError,
+  StoreReplicationError,
+  StoreTimeoutError,
+  StoreTlsError,
+  StoreUnavailableError,
+} from '../../src/errors.js';
+import { OUTCOMES, outcomeOf } from '../../src/metrics.js';
 
 const test = suite('error classification');
 
@@ -40,6 +52,26 @@ test('cluster clients giving up are StoreUnavailableError; auth refusals are Sto
     classifyError(new Error("NOPERM this user has no permissions to run the 'flushall' command")),
     StoreAuthError,
   );
+});
+
+test('metrics outcome by class: every StoreUnavailableError is unavailable, replication shortfalls included', () => {
+  const unavailable = OUTCOMES.indexOf('unavailable');
+  assert.is(outcomeOf(new StoreReplicationError(2, 1)), unavailable);
+  assert.is(outcomeOf(new StoreTimeoutError(10)), unavailable);
+  assert.is(outcomeOf(new StoreUnavailableError('down')), unavailable);
+  assert.is(outcomeOf(new InvalidInputError('ttl', 'bad')), OUTCOMES.indexOf('invalid_input'));
+  assert.is(outcomeOf(new CorruptSessionError('x')), OUTCOMES.indexOf('error'));
+  // A plain object that only claims the code is not an unavailability.
+  assert.is(outcomeOf({ code: 'STORE_UNAVAILABLE' }), OUTCOMES.indexOf('error'));
+});
+
+test('aclRules: bad prefixes are typed store errors, not plain TypeErrors', () => {
+  for (const bad of [[], 'session:', null, ['{x}']]) {
+    assert.throws(
+      () => aclRules(bad as never),
+      (e: unknown) => e instanceof SessionStoreError && (e.code === 'INVALID_INPUT' || e.code === 'INVALID_CONFIG'),
+    );
+  }
 });
 
 test.run();

@@ -1,7 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  keysForTag,
+  expressIndexKey,
+  expressTombstoneKey,
+  userKey,
   newToken,
   SESSION_ID_PATTERN,
   sessionIdOf,
@@ -55,13 +57,19 @@ test('session ids are public digests of the token: fixed format, not the token',
 });
 
 test('key layout: one hash tag per user, digest of the id, prefix untouched', () => {
-  const k = keysForTag('app:', userTag('}weird{id'));
-  assert.match(k.data, /^app:\{[A-Za-z0-9_-]{22}\}:d$/);
-  assert.is(k.index, k.data.slice(0, -1) + 'x');
+  const k = userKey('app:', userTag('}weird{id'));
+  assert.match(k, /^app:\{[A-Za-z0-9_-]{22}\}:d$/);
   // Same user, same tag; different users (even NFC vs NFD forms) get different tags.
   assert.is(userTag('é'), userTag('é'));
   assert.is.not(userTag('\u00e9'), userTag('e\u0301'));
   assert.is.not(userTag('a'), userTag('b'));
+});
+
+test('express keys: the tombstone shares the session key slot (own tag or whole key), the index its user tag', () => {
+  assert.is(expressTombstoneKey('sess:abc'), '{sess:abc}:destroyed');
+  assert.is(expressTombstoneKey('{app}sess:abc'), '{app}sess:abc:destroyed');
+  assert.is(expressTombstoneKey('sess:{}x'), '{sess:{}x}:destroyed', 'an empty tag is no tag');
+  assert.is(expressIndexKey('sess:', 'ann'), `{${userTag('ann')}}:sess:by-user`);
 });
 
 test.run();

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { luaScripts } from '../../src/lua.generated.js';
+import { ReplyCode } from '../../src/ops/codes.js';
 
 const test = suite('lua contract');
 const dir = new URL('../../lua/', import.meta.url);
@@ -33,10 +34,25 @@ for (const file of files) {
     assert.match(header, /Returns/);
   });
 
+  if (!file.startsWith('express')) {
+    test(`${file}: its "Codes:" line names codes of the one table, and "Calls" states the common path`, () => {
+      const codes = /Codes: ([\s\S]*?)\.\n\s*Calls/.exec(header)?.[1];
+      assert.ok(codes !== undefined, 'a "Codes:" line followed by a "Calls" line');
+      assert.match(header, /Calls on the common path: \d/);
+      if (codes === 'none') return;
+      const named = [...codes.matchAll(/(-?\d+) ([A-Z_]+)/g)];
+      assert.ok(named.length > 0, `codes listed as "<n> NAME": ${codes}`);
+      for (const [, n, name] of named) {
+        assert.is(ReplyCode[name as keyof typeof ReplyCode], Number(n), `${name} is ${n} in src/ops/codes.ts`);
+        assert.match(source.replace(/--\[\[[\s\S]*?\]\]/, ''), new RegExp(`return ${n}\\b`), `the script returns ${n}`);
+      }
+    });
+  }
+
   test(`${file}: every key comes from KEYS, none is built in Lua`, () => {
     const code = source.replace(/--\[\[[\s\S]*?\]\]/g, '').replace(/--.*$/gm, '');
     // The first argument of each call must be a KEYS entry or a name bound to one.
-    const keyNames = new Set(['dataKey', 'indexKey']);
+    const keyNames = new Set(['key']);
     for (const m of code.matchAll(/redis\.call\('(\w+)'(?:,\s*([^,)]+))?/g)) {
       const command = m[1]!;
       if (command === 'TIME') continue;
@@ -56,7 +72,7 @@ test('shared helpers only take keys as parameters', () => {
     const code = readFileSync(new URL(f, includes), 'utf8').replace(/--.*$/gm, '');
     for (const m of code.matchAll(/redis\.call\('(\w+)'(?:,\s*([^,)]+))?/g)) {
       if (m[1] === 'TIME') continue;
-      assert.ok(['dataKey', 'indexKey'].includes(m[2]!.trim()), `${f}: ${m[1]} on ${m[2]}`);
+      assert.ok(['key', 'indexKey'].includes(m[2]!.trim()), `${f}: ${m[1]} on ${m[2]}`);
     }
   }
 });

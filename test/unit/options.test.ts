@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConfigurationError } from '../../src/errors.js';
-import { DEFAULT_PORT, DEFAULTS, readEnv, resolveOptions } from '../../src/options.js';
+import { DEFAULT_PORT, DEFAULTS } from '../../src/config/options.js';
+import { readEnv, resolveOptions } from '../../src/config/resolve.js';
 import { throwsType } from '../helpers/assert.js';
 
 const test = suite('options');
@@ -132,7 +133,7 @@ test('topology and replication options are checked', () => {
 
 test.run();
 
-import { isTooOld } from '../../src/connection.js';
+import { isTooOld } from '../../src/transport/connection.js';
 const versions = suite('redis version');
 versions('scripts need Redis 7.0 or newer', () => {
   for (const v of ['6.2.14', '6.0.0', '5.0.7', '2.8']) assert.ok(isTooOld(v), v);

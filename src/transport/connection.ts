@@ -1,8 +1,8 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { ConfigurationError, classifyError, StoreUnavailableError } from './errors.js';
-import { keyPrefixOption, type ResolvedOptions } from './options.js';
-import type { Client } from './scripts.js';
-import type { Logger } from './types.js';
+import { keyPrefixOption, type ResolvedOptions } from '../config/resolve.js';
+import { ConfigurationError, classifyError, StoreUnavailableError } from '../errors.js';
+import type { Logger } from '../types.js';
+import type { IoredisClient, RedisClient } from './client.js';
 
 /** The oldest Redis the scripts run on: `#!lua` shebangs and script flags arrived in 7.0. */
 export const MIN_REDIS_VERSION = [7, 0, 0] as const;
@@ -94,7 +94,7 @@ function newClient(options: ResolvedOptions): Redis | Cluster {
   return new Redis(t.url, clientOptions(options));
 }
 
-export async function openClients(options: ResolvedOptions, count: number): Promise<Client[]> {
+export async function openClients(options: ResolvedOptions, count: number): Promise<IoredisClient[]> {
   let lastError: unknown;
   const clients = Array.from({ length: count }, () => {
     const client = newClient(options);
@@ -145,7 +145,7 @@ function classifyConnectError(err: unknown, target: string, timedOutMs?: number)
 }
 
 /** Rejects a caller's client whose own keyPrefix would move the hash tag. */
-export function checkCallerClient(client: Client): void {
+export function checkCallerClient(client: IoredisClient): void {
   const options = client.options;
   const prefix = 'redisOptions' in options ? options.redisOptions?.keyPrefix : options.keyPrefix;
   if (prefix !== undefined && prefix !== '') keyPrefixOption(prefix, 'redis.options.keyPrefix');
@@ -167,17 +167,17 @@ export function isTooOld(version: string): boolean {
  * ConfigurationError when too old), and the eviction policy (a warning when Redis may evict).
  */
 export async function preflight(
-  client: Client,
+  client: RedisClient,
   logger: Logger | undefined,
   bounded: <T>(p: Promise<T>) => Promise<T>,
 ): Promise<void> {
   // On a cluster every master is checked: one old or evicting node is enough to lose sessions.
-  const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  const nodes = client.masters();
   const warned = new Set<string>();
   for (const node of nodes) {
     let info: string;
     try {
-      info = await bounded(node.info('server', 'memory'));
+      info = String(await bounded(node.send('INFO', ['server', 'memory'])));
     } catch (err) {
       if (classifyError(err).code === 'STORE_AUTH') {
         logger?.warn(

@@ -1,4 +1,4 @@
-import { StoreTimeoutError } from './errors.js';
+import { classifyError, StoreTimeoutError } from '../errors.js';
 
 interface Entry {
   deadline: number;
@@ -20,6 +20,26 @@ export class Deadlines {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly budgetMs: number) {}
+
+  /**
+   * Bounds any Redis promise by the budget and types its errors: every command the store sends
+   * passes here, so no call waits longer than `commandTimeout` and none leaks a driver error.
+   */
+  bounded<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const budget = this.add(reject);
+      work.then(
+        (value) => {
+          budget.settled = true;
+          resolve(value);
+        },
+        (err: unknown) => {
+          budget.settled = true;
+          reject(classifyError(err));
+        },
+      );
+    });
+  }
 
   /** Registers a call; mark the returned entry settled when it finishes. */
   add(reject: (err: Error) => void): { settled: boolean } {

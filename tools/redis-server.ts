@@ -1,3 +1,5 @@
+// The one launcher of throwaway redis-server processes, shared by the tests, the demo and the
+// benchmarks: on a free loopback port below the ephemeral range, stopped by PID.
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';

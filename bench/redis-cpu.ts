@@ -1,0 +1,202 @@
+/**
+ * `npm run bench:cpu [-- --rounds N] [--calls N]`
+ * Redis CPU per call of every store operation beside the plain command a naive store sends for
+ * the same job, in one run on one embedded Redis: CONFIG RESETSTAT, N calls with 32 in flight,
+ * then INFO commandstats (usec summed over every command, divided by the calls made). Medians
+ * and ranges over the rounds; writes results/redis-cpu.md.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { RedisSessionStore } from '../src/index.js';
+import { startEmbeddedRedis } from '../tools/redis-server.js';
+import { benchMetadata, benchUser } from './payload.js';
+
+const argv = process.argv.slice(2);
+const arg = (name: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const ROUNDS = Number(arg('rounds') ?? 3);
+const CALLS = Number(arg('calls') ?? 20_000);
+const IN_FLIGHT = 32;
+
+const redis = await startEmbeddedRedis(['--maxmemory-policy', 'noeviction']);
+const admin = new Redis(redis.url);
+const raw = new Redis(redis.url, { enableAutoPipelining: true });
+const store = await RedisSessionStore.connect({ url: redis.url, metrics: false });
+const value = JSON.stringify({ user: benchUser(0), metadata: benchMetadata }).padEnd(526, ' ');
+
+/** Redis usec per call of `op` (i = 0..calls-1), 32 in flight. */
+async function cpuPerCall(calls: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  await admin.config('RESETSTAT');
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < calls) await op(next++);
+    }),
+  );
+  const info = await admin.info('commandstats');
+  let usec = 0;
+  for (const m of info.matchAll(/^cmdstat_([\w|]+):calls=\d+,usec=(\d+)/gm)) {
+    if (m[1] !== 'config' && m[1] !== 'info') usec += Number(m[2]);
+  }
+  return usec / calls;
+}
+
+type Case = { name: string; base: string; setup: (n: number) => Promise<(i: number) => Promise<unknown>> };
+const tokens = async (n: number, perUser = 1) => {
+  const out: string[] = [];
+  for (let i = 0; i < n; i += 256) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(256, n - i) }, (_, k) =>
+        store.createSession(benchUser(Math.floor((i + k) / perUser)), { metadata: benchMetadata }),
+      ),
+    );
+    out.push(...batch.map((s) => s.token));
+  }
+  return out;
+};
+let round = 0;
+const cases: Case[] = [
+  { name: 'GET', base: 'GET', setup: async () => (await raw.set('v', value), () => raw.get('v')) },
+  { name: 'SET EX', base: 'SET EX', setup: async () => (i) => raw.set(`s:${round}:${i}`, value, 'EX', 3600) },
+  { name: 'EXPIRE', base: 'EXPIRE', setup: async () => (await raw.set('e', value), () => raw.expire('e', 3600)) },
+  {
+    name: 'DEL',
+    base: 'DEL',
+    setup: async (n) => {
+      for (let i = 0; i < n; i += 1000) {
+        const p = raw.pipeline();
+        for (let k = i; k < Math.min(n, i + 1000); k++) p.set(`d:${k}`, value);
+        await p.exec();
+      }
+      return (i) => raw.del(`d:${i}`);
+    },
+  },
+  {
+    name: 'getSession',
+    base: 'GET',
+    setup: async () => {
+      const t = await tokens(1000);
+      return (i) => store.getSession(t[i % t.length]!);
+    },
+  },
+  {
+    name: 'getSessions(100), per session',
+    base: 'GET',
+    setup: async () => {
+      const t = await tokens(1000);
+      // 100 sessions per call: usec per call / 100 is per session.
+      return async (i) => {
+        if (i % 100 === 0) await store.getSessions(t.slice(((i / 100) % 10) * 100, ((i / 100) % 10) * 100 + 100));
+      };
+    },
+  },
+  {
+    name: 'createSession',
+    base: 'SET EX',
+    setup: async () => (i) => store.createSession(benchUser(round * 1_000_000 + i), { metadata: benchMetadata }),
+  },
+  {
+    name: 'refreshSession',
+    base: 'EXPIRE',
+    setup: async () => {
+      const t = await tokens(1000);
+      return (i) => store.refreshSession(t[i % t.length]!);
+    },
+  },
+  {
+    name: 'destroySession',
+    base: 'DEL',
+    setup: async (n) => {
+      const t = await tokens(n);
+      return (i) => store.destroySession(t[i]!);
+    },
+  },
+  {
+    name: 'updateSessionMetadata',
+    base: 'SET EX',
+    setup: async () => {
+      const t = await tokens(1000);
+      return (i) => store.updateSessionMetadata(t[i % t.length]!, { step: String(i) });
+    },
+  },
+  {
+    name: 'rotateSession',
+    base: 'SET EX',
+    setup: async () => {
+      const t = await tokens(1000);
+      return async (i) => {
+        const r = await store.rotateSession(t[i % t.length]!);
+        t[i % t.length] = r!.token;
+      };
+    },
+  },
+  {
+    name: 'listUserSessions (10 sessions)',
+    base: 'SET EX',
+    setup: async () => {
+      await tokens(1000, 10);
+      return (i) => store.listUserSessions(benchUser(i % 100).id);
+    },
+  },
+  {
+    name: 'countUserSessions',
+    base: 'GET',
+    setup: async () => {
+      await tokens(1000, 10);
+      return (i) => store.countUserSessions(benchUser(i % 100).id);
+    },
+  },
+  {
+    name: 'getSessionTtl',
+    base: 'GET',
+    setup: async () => {
+      const t = await tokens(1000);
+      return (i) => store.getSessionTtl(t[i % t.length]!);
+    },
+  },
+];
+
+const results = new Map<string, number[]>();
+const ratios = new Map<string, number[]>();
+for (round = 0; round < ROUNDS; round++) {
+  const plain = new Map<string, number>();
+  for (const c of cases) {
+    await admin.flushall();
+    const calls = c.name.startsWith('getSessions') ? CALLS * 5 : CALLS;
+    const op = await c.setup(calls);
+    const usec = await cpuPerCall(calls, op);
+    if (c.name === c.base) plain.set(c.name, usec);
+    const list = results.get(c.name) ?? [];
+    list.push(usec);
+    results.set(c.name, list);
+    const r = ratios.get(c.name) ?? [];
+    r.push(usec / plain.get(c.base)!);
+    ratios.set(c.name, r);
+    process.stderr.write(`round ${round + 1}: ${c.name} ${usec.toFixed(2)} us\n`);
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const lines = [
+  `# Redis CPU per call (INFO commandstats, ${IN_FLIGHT} in flight, ${CALLS} calls, median of ${ROUNDS} rounds, range in brackets)`,
+  '',
+  '| call | Redis CPU per call | plain command | ratio to it (same round) |',
+  '| --- | --- | --- | --- |',
+  ...cases.map((c) => {
+    const us = results.get(c.name)!;
+    const r = ratios.get(c.name)!;
+    const range = (xs: number[], d: number) => `${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)}`;
+    return `| ${c.name} | ${median(us).toFixed(2)} us (${range(us, 2)}) | ${c.base} | ${c.name === c.base ? '1.00x' : `${median(r).toFixed(2)}x (${range(r, 2)})`} |`;
+  }),
+];
+const text = lines.join('\n') + '\n';
+process.stdout.write(text);
+writeFileSync(join(import.meta.dirname, 'results', 'redis-cpu.md'), text);
+
+await store.close();
+raw.disconnect();
+admin.disconnect();
+await redis.stop();

@@ -1,0 +1,75 @@
+import type { RedisClient } from './transport/client.js';
+
+/** How often the offset to the Redis clock is measured again while the store is in use (ms). */
+export const CLOCK_RESAMPLE_MS = 30_000;
+// performance.now() against the server clock: quartz drifts well under 100 ppm, NTP slews up to
+// 500 ppm. The bound widens by this much per ms since the last sample.
+const DRIFT_PER_MS = 0.0005;
+// TIME is read at ms resolution here.
+const RESOLUTION_MS = 1;
+
+/**
+ * The Redis server clock as seen from this process: one clock for every app server, read
+ * without a round trip. Each sample sends TIME to every master and takes the midpoint of the
+ * round trip; the bound is half the round trip (plus drift since, and on a Cluster the spread
+ * between masters). Plain reads decide expiry against `latest()`: a session that might have
+ * expired is treated as expired, so a read is never more lenient than the write scripts, which
+ * decide on the Redis clock itself.
+ */
+export class RedisClock {
+  private offset = 0;
+  private bound = Number.POSITIVE_INFINITY;
+  private sampledAt = Number.NEGATIVE_INFINITY;
+  private pending: Promise<void> | undefined;
+
+  /** The estimated Redis time now, ms since the epoch. */
+  now(): number {
+    return performance.now() + this.offset;
+  }
+
+  /** How far the estimate may be off, in ms (Infinity before the first sample). */
+  uncertainty(): number {
+    return this.bound + (performance.now() - this.sampledAt) * DRIFT_PER_MS;
+  }
+
+  /** The latest the Redis clock can read now: the line for "might have expired". */
+  latest(): number {
+    return this.now() + this.uncertainty();
+  }
+
+  /** Whether the last sample is old enough to take another. */
+  stale(): boolean {
+    return performance.now() - this.sampledAt > CLOCK_RESAMPLE_MS;
+  }
+
+  /** Measures the offset on every master; concurrent calls share one measurement. */
+  sample(client: RedisClient, bounded: <T>(p: Promise<T>) => Promise<T>): Promise<void> {
+    this.pending ??= this.measure(client, bounded).finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  /** Samples in the background when stale; a failure keeps the old estimate (its bound grows with drift). */
+  refresh(client: RedisClient, bounded: <T>(p: Promise<T>) => Promise<T>): void {
+    if (this.stale() && this.pending === undefined) this.sample(client, bounded).catch(() => undefined);
+  }
+
+  private async measure(client: RedisClient, bounded: <T>(p: Promise<T>) => Promise<T>): Promise<void> {
+    const samples = await Promise.all(
+      client.masters().map(async (node) => {
+        const sent = performance.now();
+        const [s, us] = (await bounded(node.send('TIME', []))) as [string | number, string | number];
+        const received = performance.now();
+        const redisMs = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+        const half = (received - sent) / 2;
+        const offset = redisMs - (sent + half);
+        return { low: offset - half - RESOLUTION_MS, high: offset + half + RESOLUTION_MS, at: received };
+      }),
+    );
+    if (samples.length === 0) return;
+    const low = Math.min(...samples.map((x) => x.low));
+    const high = Math.max(...samples.map((x) => x.high));
+    this.offset = (low + high) / 2;
+    this.bound = (high - low) / 2;
+    this.sampledAt = Math.max(...samples.map((x) => x.at));
+  }
+}

@@ -1,0 +1,85 @@
+import { hash } from 'node:crypto';
+import { luaScripts, type ScriptName } from '../lua.generated.js';
+import type { Command, RedisClient } from './client.js';
+
+/** One script invocation: the script, its KEYS and its ARGV (strings only, built by src/ops). */
+export interface ScriptCall {
+  readonly script: ScriptName;
+  readonly keys: readonly string[];
+  readonly args: readonly string[];
+}
+
+/** One plain command; its first argument is the key it routes by. */
+export interface CommandCall {
+  readonly command: string;
+  readonly args: readonly [key: string, ...rest: string[]];
+}
+
+/** Anything the store sends: a script or a plain command. */
+export type Request = ScriptCall | CommandCall;
+
+export function isScriptCall(r: Request): r is ScriptCall {
+  return (r as ScriptCall).script !== undefined;
+}
+
+/** The key a request routes by on a Cluster (all of a request's keys share its slot). */
+export function routeKey(r: Request): string {
+  return isScriptCall(r) ? r.keys[0]! : r.args[0];
+}
+
+const SHAS = Object.fromEntries(
+  Object.entries(luaScripts).map(([name, s]) => [name, hash('sha1', s.body, 'hex')]),
+) as Record<ScriptName, string>;
+
+export function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
+/** The request as one command: EVALSHA by SHA, or EVAL with the body (which also reloads the cache). */
+export function toCommand(r: Request, withBody = false): Command {
+  if (!isScriptCall(r)) return [r.command, ...r.args];
+  const script = luaScripts[r.script];
+  return withBody
+    ? ['EVAL', script.body, String(script.numberOfKeys), ...r.keys, ...r.args]
+    : ['EVALSHA', SHAS[r.script], String(script.numberOfKeys), ...r.keys, ...r.args];
+}
+
+/**
+ * Scripts go out as EVALSHA by a SHA computed here. A NOSCRIPT reply (restart, failover, SCRIPT
+ * FLUSH) is answered by EVAL with the body, which also puts the script back in Redis's cache.
+ * Never inside MULTI, where ioredis cannot recover (REDIS-FACTS 5).
+ */
+export class Scripts {
+  /** Called once per script reload after NOSCRIPT (for metrics). */
+  onReload: ((script: ScriptName) => void) | undefined;
+
+  /** Sends one request; a script that Redis lost is re-sent with its body. */
+  send(client: RedisClient, r: Request): Promise<unknown> {
+    const [name, ...args] = toCommand(r);
+    const sent = client.send(name, args);
+    if (!isScriptCall(r)) return sent;
+    return sent.catch((err: unknown) => {
+      if (!isNoScript(err)) throw err;
+      return this.reload(client, r);
+    });
+  }
+
+  /** After NOSCRIPT: EVAL with the body. */
+  reload(client: RedisClient, call: ScriptCall): Promise<unknown> {
+    this.onReload?.(call.script);
+    const [name, ...args] = toCommand(call, true);
+    return client.send(name, args);
+  }
+
+  /**
+   * Loads every script into the script cache of each master, so first calls go out as EVALSHA
+   * and a reload counts only real cache losses. A refused SCRIPT LOAD (an ACL without it) leaves
+   * the EVAL fallback to do the job.
+   */
+  async preload(client: RedisClient): Promise<void> {
+    const bodies = Object.values(luaScripts).map((s): Command => ['SCRIPT', 'LOAD', s.body]);
+    const replies = await Promise.all(client.masters().map((node) => node.pipeline(bodies)));
+    const failed = replies.flat().find((r) => r instanceof Error);
+    if (failed !== undefined) throw failed;
+  }
+}
