@@ -26,8 +26,10 @@ export function liveValue(value: unknown, latest: number): string | null {
 }
 
 export function decodeGet(id: string, value: unknown, latest: number): Session | null {
-  const live = liveValue(value, latest);
-  return live === null ? null : decodeSession(id, live);
+  if (value === null || value === undefined) return null;
+  // One parse of the header: decodeSession reads it anyway (an expired session is rare).
+  const session = decodeSession(id, value);
+  return session.expiresAt > latest ? session : null;
 }
 
 /** Whole seconds left (rounded up), counted from the latest the Redis clock can read; null when not live. */
