@@ -4,6 +4,7 @@ export { DEFAULT_METRICS_PREFIX, type MetricsOptions } from './metrics.js';
 export {
   DEFAULTS,
   MAX_TTL_SECONDS,
+  type CacheOptions,
   type NodeAddress,
   type StoreOptions,
   type StoreEnv,

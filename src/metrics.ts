@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } from 'prom-client';
+import { FLUSH_REASONS, type CacheCounts, type CacheEntries, type FlushReason } from './cache/entries.js';
 import { InvalidInputError, StoreUnavailableError } from './errors.js';
 import { luaScripts, type ScriptName } from './lua.generated.js';
 
@@ -164,8 +165,16 @@ export class StoreMetrics {
   readonly healthCheckSeconds: Gauge;
   private readonly stats = new OperationStats();
   private up = true;
+  private readonly caches = new Set<CacheEntries>();
+  /** Counts of caches already closed: counters never go down. */
+  private readonly retired: CacheCounts = emptyCounts();
+  private cacheMetricsMade = false;
+  private readonly registry: Registry;
+  private readonly prefix: string;
 
   private constructor(registry: Registry, prefix: string) {
+    this.registry = registry;
+    this.prefix = prefix;
     const registers = [registry];
     const stats = this.stats;
     this.operations = new Counter({
@@ -222,6 +231,90 @@ export class StoreMetrics {
     this.redisUp.set(1);
   }
 
+  /**
+   * Reports a session cache's counts (read when scraped: nothing per call) until the returned
+   * function is called. Several stores on one registry add up.
+   */
+  watchCache(entries: CacheEntries): () => void {
+    if (!this.cacheMetricsMade) this.makeCacheMetrics();
+    this.caches.add(entries);
+    return () => {
+      if (!this.caches.delete(entries)) return;
+      const r = this.retired;
+      const c = entries.counts;
+      r.hits += c.hits;
+      r.misses += c.misses;
+      r.invalidations += c.invalidations;
+      r.evictions += c.evictions;
+      for (const reason of FLUSH_REASONS) r.flushes[reason] += c.flushes[reason];
+    };
+  }
+
+  private makeCacheMetrics(): void {
+    this.cacheMetricsMade = true;
+    const registers = [this.registry];
+    const p = this.prefix;
+    const sum = (pick: (c: CacheCounts) => number) => {
+      let total = pick(this.retired);
+      for (const cache of this.caches) total += pick(cache.counts);
+      return total;
+    };
+    const counter = (name: string, help: string, pick: (c: CacheCounts) => number) =>
+      new Counter({
+        name: `${p}${name}`,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(sum(pick));
+        },
+      });
+    counter('cache_hits_total', 'Reads answered from the session cache without Redis.', (c) => c.hits);
+    counter('cache_misses_total', 'Cache lookups that found nothing (the read went to Redis).', (c) => c.misses);
+    counter(
+      'cache_invalidations_total',
+      'Cached keys dropped because Redis reported a change or this process wrote them.',
+      (c) => c.invalidations,
+    );
+    counter('cache_evictions_total', 'Cached keys dropped to stay within maxEntries and maxBytes.', (c) => c.evictions);
+    const caches = this.caches;
+    const retired = this.retired;
+    new Counter({
+      name: `${p}cache_flushes_total`,
+      help: 'Whole-cache flushes, by reason (disconnect, flushdb, stale, topology, close).',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const reason of FLUSH_REASONS) {
+          let total = retired.flushes[reason];
+          for (const cache of caches) total += cache.counts.flushes[reason];
+          this.labels({ reason }).inc(total);
+        }
+      },
+    });
+    new Gauge({
+      name: `${p}cache_entries`,
+      help: 'Sessions held in the session cache.',
+      registers,
+      collect() {
+        let total = 0;
+        for (const cache of caches) total += cache.size;
+        this.set(total);
+      },
+    });
+    new Gauge({
+      name: `${p}cache_bytes`,
+      help: 'Estimated memory of the sessions held in the session cache.',
+      registers,
+      collect() {
+        let total = 0;
+        for (const cache of caches) total += cache.bytes;
+        this.set(total);
+      },
+    });
+  }
+
   /** Records one finished call (operation and outcome as indexes into OPERATIONS and OUTCOMES). */
   record(op: number, outcome: number, seconds: number): void {
     this.stats.record(op, outcome, seconds);
@@ -254,6 +347,16 @@ export class StoreMetrics {
     if (metrics === undefined) byPrefix.set(prefix, (metrics = new StoreMetrics(registry, prefix)));
     return metrics;
   }
+}
+
+function emptyCounts(): CacheCounts {
+  return {
+    hits: 0,
+    misses: 0,
+    invalidations: 0,
+    evictions: 0,
+    flushes: Object.fromEntries(FLUSH_REASONS.map((r) => [r, 0])) as Record<FlushReason, number>,
+  };
 }
 
 type AsyncMethod = (a?: unknown, b?: unknown) => Promise<unknown>;

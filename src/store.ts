@@ -1,8 +1,9 @@
+import { freeze, SessionCache } from './cache/session-cache.js';
 import { RedisClock } from './clock.js';
 import { decodeHeader, decodeSession } from './codec.js';
 import { resolveOptions, type ResolvedOptions } from './config/resolve.js';
 import { MAX_TTL_SECONDS, type StoreEnv, type StoreOptions } from './config/options.js';
-import { classifyError, InvalidInputError, StoreClosedError } from './errors.js';
+import { classifyError, ConfigurationError, InvalidInputError, StoreClosedError } from './errors.js';
 import { newToken, SESSION_ID_PATTERN, sessionIdOf, tagOfToken, userKey, userTag } from './keys.js';
 import type { ScriptName } from './lua.generated.js';
 import { instrument, StoreMetrics } from './metrics.js';
@@ -14,6 +15,7 @@ import {
   decodeGet,
   decodeTtl,
   getCommand,
+  ttlSeconds,
   getManyCommand,
   liveValue,
 } from './ops/reads.js';
@@ -34,7 +36,7 @@ import {
 } from './ops/writes.js';
 import { redactedOptions, type StoreSettings } from './settings.js';
 import { Batches } from './transport/batch.js';
-import { adapt, type RedisClient } from './transport/client.js';
+import { adapt, isIoredis, type RedisClient } from './transport/client.js';
 import { checkCallerClient, openClients, preflight } from './transport/connection.js';
 import { Deadlines } from './transport/deadlines.js';
 import { Replication } from './transport/replication.js';
@@ -82,6 +84,7 @@ export class RedisSessionStore {
   readonly #metrics: StoreMetrics | undefined;
   readonly #bounded: <T>(p: Promise<T>) => Promise<T>;
   readonly #unsubscribe: (() => void)[] = [];
+  #cache: SessionCache | undefined;
   #reloadListener: ((script: ScriptName) => void) | undefined;
   #next = 0;
   #closed = false;
@@ -139,6 +142,13 @@ export class RedisSessionStore {
       await preflight(clients[0]!, resolved.logger, store.#bounded);
       await Promise.all(store.#connections().map((c) => store.#bounded(store.#scripts.preload(c))));
       await store.#clock.sample(clients[0]!, store.#bounded);
+      if (resolved.cache !== undefined) {
+        const driver = drivers[0];
+        if (!isIoredis(driver)) throw new ConfigurationError('cache', 'needs an ioredis client');
+        const cache = await SessionCache.open(driver, clients[0]!, store.#clock, resolved.cache, store.#bounded);
+        store.#cache = cache;
+        if (store.#metrics !== undefined) store.#unsubscribe.push(store.#metrics.watchCache(cache.entries));
+      }
       store.#watch();
     } catch (err) {
       await store.close();
@@ -211,6 +221,13 @@ export class RedisSessionStore {
     const client = this.#client();
     this.#clock.refresh(client, this.#bounded);
     const { key, id } = ref;
+    const cache = this.#cache;
+    if (cache !== undefined) {
+      const hit = cache.hit(key, id);
+      if (hit !== undefined) return Promise.resolve(this.#rolled(key, hit, client));
+      const loaded = cache.load(key, [id]);
+      if (loaded !== undefined) return this.#bounded(loaded).then(([s]) => this.#rolled(key, s!, client));
+    }
     return this.#deadlines
       .bounded(client.send('HGET', [key, id]))
       .then((value) => this.#opened(key, id, value, client));
@@ -222,16 +239,36 @@ export class RedisSessionStore {
     if (tokens.length > MAX_BATCH) throw new InvalidInputError('tokens', `at most ${MAX_BATCH} per call`);
     const refs = tokens.map((t, i) => this.#ref(t, `tokens[${i}]`));
     this.#assertOpen();
+    const client = this.#client();
+    this.#clock.refresh(client, this.#bounded);
+    const cache = this.#cache;
+    const sessions: (Session | null | Promise<Session | null>)[] = new Array<Session | null>(tokens.length).fill(null);
     // One command per user: the tokens of one user fold into one HMGET.
     const byKey = new Map<string, number[]>();
     refs.forEach((ref, i) => {
       if (ref === null) return;
+      const hit = cache?.hit(ref.key, ref.id);
+      if (hit !== undefined) return void (sessions[i] = this.#rolled(ref.key, hit, client));
       const at = byKey.get(ref.key);
       if (at === undefined) byKey.set(ref.key, [i]);
       else at.push(i);
     });
-    const groups = [...byKey];
-    const requests: Request[] = groups.map(([key, at]) =>
+    const cached: Promise<void>[] = [];
+    const uncached: [string, number[]][] = [];
+    for (const [key, at] of byKey) {
+      const loaded = cache?.load(
+        key,
+        at.map((i) => refs[i]!.id),
+      );
+      if (loaded === undefined) uncached.push([key, at]);
+      else
+        cached.push(
+          loaded.then((found) => {
+            for (let k = 0; k < at.length; k++) sessions[at[k]!] = this.#rolled(key, found[k]!, client);
+          }),
+        );
+    }
+    const requests: Request[] = uncached.map(([key, at]) =>
       at.length === 1
         ? getCommand(key, refs[at[0]!]!.id)
         : getManyCommand(
@@ -239,17 +276,15 @@ export class RedisSessionStore {
             at.map((i) => refs[i]!.id),
           ),
     );
-    const client = this.#client();
-    this.#clock.refresh(client, this.#bounded);
-    const replies = await this.#bounded(this.#batches.send(client, requests));
-    const values: unknown[] = new Array<unknown>(tokens.length).fill(null);
-    groups.forEach(([, at], g) => {
+    const [replies] = await this.#bounded(Promise.all([this.#batches.send(client, requests), ...cached]));
+    uncached.forEach(([key, at], g) => {
       const reply = replies[g];
       if (reply instanceof Error) throw reply;
-      if (at.length === 1) values[at[0]!] = reply;
-      else at.forEach((i, k) => (values[i] = (reply as unknown[])[k]));
+      at.forEach((i, k) => {
+        const value = at.length === 1 ? reply : (reply as unknown[])[k];
+        sessions[i] = this.#opened(key, refs[i]!.id, value, client);
+      });
     });
-    const sessions = refs.map((ref, i) => (ref === null ? null : this.#opened(ref.key, ref.id, values[i], client)));
     // Only rolling touches are still in flight.
     return this.#o.rolling ? Promise.all(sessions.map((s) => Promise.resolve(s))) : (sessions as (Session | null)[]);
   }
@@ -289,6 +324,12 @@ export class RedisSessionStore {
   async getSessionTtl(token: string): Promise<number | null> {
     const ref = this.#ref(token);
     if (ref === null) return null;
+    const cache = this.#cache;
+    if (cache !== undefined) {
+      this.#assertOpen();
+      const found = cache.hit(ref.key, ref.id) ?? (await this.#loaded(cache, ref));
+      if (found !== undefined) return found === null ? null : ttlSeconds(found.expiresAt, this.#clock.latest());
+    }
     const value = await this.#read(getCommand(ref.key, ref.id));
     return decodeTtl(value, this.#clock.latest());
   }
@@ -379,6 +420,7 @@ export class RedisSessionStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe.forEach((stop) => stop());
+    this.#cache?.close();
     if (!this.#owns) return;
     await Promise.all(this.#connections().map((c) => c.close()));
   }
@@ -388,6 +430,7 @@ export class RedisSessionStore {
     for (const client of this.#connections()) {
       this.#unsubscribe.push(
         client.onLifecycle((event) => {
+          if (event === 'topology') this.#cache?.topologyChanged();
           if (event !== 'close' && !this.#closed) this.#clock.sample(client, this.#bounded).catch(() => undefined);
         }),
       );
@@ -397,14 +440,39 @@ export class RedisSessionStore {
   /** What a read found: the live session, after the rolling touch when one is due. */
   #opened(key: string, id: string, value: unknown, client: RedisClient): Session | null | Promise<Session | null> {
     const o = this.#o;
-    if (!o.rolling) return decodeGet(id, value, this.#clock.latest());
+    if (!o.rolling) return this.#out(decodeGet(id, value, this.#clock.latest()));
     const live = liveValue(value, this.#clock.latest());
     if (live === null) return null;
-    if (this.#clock.now() - decodeHeader(live)[2] < o.touchAfterMs) return decodeSession(id, live);
-    // A touch is a best-effort write: it is not confirmed with WAIT even under waitForReplicas.
-    return this.#bounded(this.#scripts.send(client, touchCall(key, id, o.touchAfterMs))).then((v) =>
-      decodeValueReply(id, v),
-    );
+    if (this.#clock.now() - decodeHeader(live)[2] < o.touchAfterMs) return this.#out(decodeSession(id, live));
+    return this.#touch(key, id, client);
+  }
+
+  /** A session the cache found (or null): after the rolling touch when one is due. */
+  #rolled(key: string, session: Session | null, client: RedisClient): Session | null | Promise<Session | null> {
+    const o = this.#o;
+    if (session === null || !o.rolling || this.#clock.now() - session.lastAccessedAt < o.touchAfterMs) return session;
+    return this.#touch(key, session.id, client);
+  }
+
+  /** A rolling touch: a best-effort write, not confirmed with WAIT even under waitForReplicas. */
+  #touch(key: string, id: string, client: RedisClient): Promise<Session | null> {
+    const cache = this.#cache;
+    const sent = this.#bounded(this.#scripts.send(client, touchCall(key, id, this.#o.touchAfterMs)));
+    if (cache === undefined) return sent.then((v) => decodeValueReply(id, v));
+    cache.written(key);
+    return sent.finally(() => cache.written(key)).then((v) => this.#out(decodeValueReply(id, v)));
+  }
+
+  /** With the cache on, every session read back has a frozen user and metadata, cached or not. */
+  #out<T extends Session | null>(session: T): T {
+    if (session !== null && this.#cache !== undefined) freeze(session);
+    return session;
+  }
+
+  /** A session loaded through the cache, or undefined when the cache cannot serve now. */
+  async #loaded(cache: SessionCache, ref: TokenRef): Promise<Session | null | undefined> {
+    const loaded = cache.load(ref.key, [ref.id]);
+    return loaded === undefined ? undefined : (await this.#bounded(loaded))[0];
   }
 
   /** Every client the store uses, each once (a caller's client may be both reader and writer). */
@@ -435,8 +503,17 @@ export class RedisSessionStore {
   #write(call: ScriptCall): Promise<unknown> {
     this.#assertOpen();
     const replication = this.#replication;
-    if (replication === undefined) return this.#bounded(this.#scripts.send(this.#client(), call));
-    return this.#bounded(replication.write(this.#writer!, call, this.#client()));
+    const sent =
+      replication === undefined
+        ? this.#bounded(this.#scripts.send(this.#client(), call))
+        : this.#bounded(replication.write(this.#writer!, call, this.#client()));
+    const cache = this.#cache;
+    if (cache === undefined) return sent;
+    // Dropped when sent (reads in flight from before cannot be stored) and again when answered
+    // (a read that Redis ran before this write, on another connection, may have been stored since).
+    const key = call.keys[0]!;
+    cache.written(key);
+    return sent.finally(() => cache.written(key));
   }
 
   #ref(token: unknown, name = 'token'): TokenRef | null {

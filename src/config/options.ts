@@ -19,7 +19,25 @@ export const DEFAULTS = {
   commandTimeout: 1000, // ms: budget for one store call, queueing and retries included
   maxMetadataBytes: 16 * 1024, // UTF-8 bytes of all metadata keys and values
   maxUserBytes: 16 * 1024, // bytes of the user's JSON
+  cache: {
+    maxEntries: 100_000, // sessions held in process memory
+    maxBytes: 64 * 1024 * 1024, // estimated bytes of them
+    maxStalenessMs: 1000, // longest an entry is served without proof that invalidations still arrive
+  },
 } as const;
+
+/** The session cache (see README, "Session cache"). */
+export interface CacheOptions {
+  /** Most sessions held. Default: 100000. */
+  maxEntries?: number;
+  /** Most memory held, estimated from the stored values (bytes). Default: 64 MiB. */
+  maxBytes?: number;
+  /**
+   * Entries are served only while the invalidation connection answered a PING sent less than
+   * this many ms ago: the bound on staleness if that connection stalls silently. Default: 1000.
+   */
+  maxStalenessMs?: number;
+}
 
 /** Largest TTL accepted anywhere, in seconds (2^31 - 1: about 68 years). */
 export const MAX_TTL_SECONDS = 2_147_483_647;
@@ -80,6 +98,11 @@ export interface StoreOptions {
   maxMetadataBytes?: number;
   /** Limit on the user object's JSON in bytes. Default: 16384. */
   maxUserBytes?: number;
+  /**
+   * Serve `getSession`, `getSessions` and `getSessionTtl` from process memory that Redis keeps
+   * exact with `CLIENT TRACKING`: `true`, or limits. Needs an ioredis client. Default: off.
+   */
+  cache?: boolean | CacheOptions;
   /** Extra ioredis options for the clients (or cluster nodes) the store creates, e.g. `protocol`; they override the store's. */
   redisOptions?: RedisOptions;
   /** Extra ioredis Cluster options (e.g. `natMap`, `dnsLookup`); they override the store's. */

@@ -2,7 +2,15 @@ import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { ConfigurationError } from '../errors.js';
 import type { MetricsOptions } from '../metrics.js';
 import type { Logger } from '../types.js';
-import { DEFAULTS, MAX_TTL_SECONDS, type StoreEnv, type StoreOptions, type WaitForReplicas } from './options.js';
+import type { CacheSettings } from '../cache/session-cache.js';
+import {
+  DEFAULTS,
+  MAX_TTL_SECONDS,
+  type CacheOptions,
+  type StoreEnv,
+  type StoreOptions,
+  type WaitForReplicas,
+} from './options.js';
 import { topologyOptions, type Auth, type Topology } from './topology.js';
 import { booleanOption, describe, integer, optionalInteger, plainObject, withoutUndefined } from './values.js';
 
@@ -27,6 +35,7 @@ export interface ResolvedOptions {
   maxUserBytes: number;
   redisOptions: RedisOptions;
   metrics: false | MetricsOptions;
+  cache: CacheSettings | undefined;
   logger: Logger | undefined;
 }
 
@@ -99,6 +108,7 @@ export function resolveOptions(options: StoreOptions, env: StoreEnv): ResolvedOp
     maxUserBytes: integer('maxUserBytes', merged.maxUserBytes ?? DEFAULTS.maxUserBytes, 16, 16 * 1024 * 1024),
     redisOptions: redisOptionsOption(merged.redisOptions),
     metrics: metricsOption(merged.metrics),
+    cache: cacheOption(merged.cache),
     logger: loggerOption(merged.logger),
   };
   return resolved;
@@ -151,6 +161,17 @@ function metricsOption(value: unknown): false | MetricsOptions {
     throw new ConfigurationError('metrics.registry', 'expected a prom-client Registry');
   }
   return value;
+}
+
+function cacheOption(value: unknown): CacheSettings | undefined {
+  if (value === undefined || value === false) return undefined;
+  const given = value === true ? {} : (plainObject('cache', value) as CacheOptions);
+  const d = DEFAULTS.cache;
+  return {
+    maxEntries: integer('cache.maxEntries', given.maxEntries ?? d.maxEntries, 1, 100_000_000),
+    maxBytes: integer('cache.maxBytes', given.maxBytes ?? d.maxBytes, 1024, Number.MAX_SAFE_INTEGER),
+    maxStalenessMs: integer('cache.maxStalenessMs', given.maxStalenessMs ?? d.maxStalenessMs, 20, 3_600_000),
+  };
 }
 
 function loggerOption(value: unknown): Logger | undefined {

@@ -36,7 +36,12 @@ export function decodeGet(id: string, value: unknown, latest: number): Session |
 export function decodeTtl(value: unknown, latest: number): number | null {
   const live = liveValue(value, latest);
   if (live === null) return null;
-  return Math.ceil((decodeHeader(live)[0] - latest) / 1000);
+  return ttlSeconds(decodeHeader(live)[0], latest);
+}
+
+/** Whole seconds from `latest` to `expiresAt`, rounded up. */
+export function ttlSeconds(expiresAt: number, latest: number): number {
+  return Math.ceil((expiresAt - latest) / 1000);
 }
 
 /** HLEN and the bookkeeping field: enough for an exact count while no session can have expired. */

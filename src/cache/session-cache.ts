@@ -1,0 +1,143 @@
+import type { RedisClock } from '../clock.js';
+import { decodeGet } from '../ops/reads.js';
+import type { IoredisClient, RedisClient } from '../transport/client.js';
+import { isRedirect } from '../transport/batch.js';
+import type { Session, AuthUser, JsonValue } from '../types.js';
+import { CacheEntries, sizeOf, type CacheLimits, type FlushReason } from './entries.js';
+import { Tracking } from './tracking.js';
+
+/** The cache's settings after defaults. */
+export interface CacheSettings extends CacheLimits {
+  /** Longest time an entry is served without proof (a PING answer) that invalidations still arrive. */
+  maxStalenessMs: number;
+}
+
+/**
+ * Sessions served from this process's memory, kept exact by Redis (`CLIENT TRACKING`):
+ *
+ * - A hit sends nothing; expiry is checked against the Redis clock estimate.
+ * - A miss is read on a tracked connection, under a ticket that any invalidation of its key
+ *   kills; a reply whose ticket died is returned but not stored.
+ * - The store calls `written` for every write of this process, before sending it and again on
+ *   its reply, so a write that has resolved is never followed by a stale hit here.
+ * - While any link is not known healthy, nothing is served or stored (`src/cache/link.ts`).
+ *
+ * Entries are keyed by user key and public id: no token is held. Stored sessions are frozen
+ * (user and metadata deeply); each hit returns a new top-level object.
+ */
+export class SessionCache {
+  readonly entries: CacheEntries;
+  readonly #tracking: Tracking;
+
+  private constructor(
+    driver: IoredisClient,
+    private readonly client: RedisClient,
+    private readonly clock: RedisClock,
+    settings: CacheSettings,
+  ) {
+    const entries = (this.entries = new CacheEntries(settings));
+    this.#tracking = new Tracking(driver, client, settings.maxStalenessMs, {
+      invalidate: (key) => entries.invalidate(key),
+      flush: (reason: FlushReason) => entries.flush(reason),
+    });
+  }
+
+  /** Opens the invalidation links (through `bounded`) and returns the cache once they are healthy. */
+  static async open(
+    driver: IoredisClient,
+    client: RedisClient,
+    clock: RedisClock,
+    settings: CacheSettings,
+    bounded: <T>(p: Promise<T>) => Promise<T>,
+  ): Promise<SessionCache> {
+    const cache = new SessionCache(driver, client, clock, settings);
+    try {
+      await bounded(cache.#tracking.open());
+    } catch (err) {
+      cache.close();
+      throw err;
+    }
+    return cache;
+  }
+
+  /** The cached live session, or undefined (a miss, or the link not known healthy). */
+  hit(key: string, id: string): Session | undefined {
+    if (!this.#tracking.healthy()) return undefined;
+    const session = this.entries.get(key, id);
+    if (session === undefined) return undefined;
+    if (session.expiresAt <= this.clock.latest()) {
+      // Expired, as the uncached read would decide: nothing to ask Redis.
+      this.entries.evict(key);
+      return undefined;
+    }
+    return { ...session };
+  }
+
+  /**
+   * Reads sessions of one user on a tracked connection and stores the live ones: one HGET, or
+   * one HMGET for several ids. Undefined when the link is not healthy (read uncached instead).
+   */
+  load(key: string, ids: readonly string[]): Promise<(Session | null)[]> | undefined {
+    const reader = this.#tracking.healthy() ? this.#tracking.readerFor(key) : undefined;
+    if (reader === undefined) return undefined;
+    const entries = this.entries;
+    const ticket = entries.begin(key);
+    const sent =
+      ids.length === 1
+        ? reader.call('HGET', key, ids[0]!).then((v) => [v])
+        : (reader.call('HMGET', key, ...ids) as Promise<unknown[]>);
+    return sent
+      .catch((err: unknown) => {
+        // A slot moved under the link: this read follows the redirect uncached.
+        if (!isRedirect(err)) throw err;
+        ticket.alive = false;
+        return this.client
+          .send(ids.length === 1 ? 'HGET' : 'HMGET', [key, ...ids])
+          .then((v) => (ids.length === 1 ? [v] : (v as unknown[])));
+      })
+      .then((values) => {
+        const latest = this.clock.latest();
+        return ids.map((id, i) => {
+          const value = values[i];
+          const session = decodeGet(id, value, latest);
+          if (session === null) return null;
+          freeze(session);
+          entries.store(key, ticket, session, sizeOf((value as string).length));
+          return { ...session };
+        });
+      })
+      .finally(() => entries.end(key, ticket));
+  }
+
+  /** A write of this process to `key` is about to be sent, or has been answered. */
+  written(key: string): void {
+    this.entries.invalidate(key);
+  }
+
+  /** Drops one key's entries (a rolling touch is due: the next read must see the touched value). */
+  evict(key: string): void {
+    this.entries.evict(key);
+  }
+
+  /** Routes the Cluster's change of nodes or slots to the links. */
+  topologyChanged(): void {
+    this.#tracking.topologyChanged();
+  }
+
+  close(): void {
+    this.#tracking.close();
+    this.entries.flush('close');
+  }
+}
+
+/** Freezes a session's user (deeply) and metadata: a caller cannot change what the cache holds. */
+export function freeze(session: Session): void {
+  deepFreeze(session.user);
+  Object.freeze(session.metadata);
+}
+
+function deepFreeze(value: AuthUser | JsonValue): void {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+}

@@ -1,0 +1,94 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { IoredisClient, RedisClient } from '../transport/client.js';
+import type { LinkEvents } from './link.js';
+import { TrackedLink } from './link.js';
+
+/**
+ * The invalidation links of a topology: one for a server or a Sentinel group (its connections
+ * follow the master), one per master on a Cluster. A key's link is the one of the master that
+ * serves its slot; the cache serves and stores only while every link is healthy, so a change
+ * anywhere fails closed everywhere.
+ */
+export class Tracking {
+  #links = new Map<string, TrackedLink>();
+  #layout = '';
+  #closed = false;
+
+  constructor(
+    private readonly driver: IoredisClient,
+    private readonly client: RedisClient,
+    private readonly maxStalenessMs: number,
+    private readonly events: LinkEvents,
+  ) {}
+
+  /** Opens a link per master and resolves once all are healthy. */
+  async open(): Promise<void> {
+    this.#layout = this.#currentLayout();
+    this.#links = new Map(this.#templates().map(([address, node]) => [address, this.#link(node)]));
+    await Promise.all([...this.#links.values()].map((link) => link.open()));
+  }
+
+  /** Whether every link is healthy: only then may the cache serve or store. */
+  healthy(): boolean {
+    for (const link of this.#links.values()) if (!link.healthy) return false;
+    return this.#links.size > 0;
+  }
+
+  /** The tracked connection that reads `key` (its master's), when that link is healthy. */
+  readerFor(key: string): Redis | undefined {
+    const links = this.#links;
+    const link =
+      links.size === 1 && !this.client.isCluster ? links.values().next().value : links.get(this.#nodeOf(key));
+    return link?.healthy === true ? link.data : undefined;
+  }
+
+  /**
+   * A Cluster changed nodes or slots: flush, and relink if the masters or the slot owners
+   * differ from those the links were made for (ioredis also reports refreshes that changed nothing).
+   */
+  topologyChanged(): void {
+    if (this.#closed || !this.client.isCluster) return;
+    const layout = this.#currentLayout();
+    if (layout === this.#layout) return;
+    this.#layout = layout;
+    this.events.flush('topology');
+    const old = this.#links;
+    this.#links = new Map(this.#templates().map(([address, node]) => [address, this.#link(node)]));
+    old.forEach((link) => link.close());
+    for (const link of this.#links.values()) link.open().catch(() => undefined);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#links.forEach((link) => link.close());
+  }
+
+  #link(template: Redis): TrackedLink {
+    return new TrackedLink(template, this.maxStalenessMs, this.events);
+  }
+
+  /** Each master's address and a connection whose options a link copies. */
+  #templates(): [string, Redis][] {
+    const d = this.driver;
+    if (!d.isCluster) return [['', d as Redis]];
+    return (d as Cluster).nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]);
+  }
+
+  #nodeOf(key: string): string {
+    return this.client.nodeOf(key) ?? '';
+  }
+
+  /** The masters and which of them serves each slot, as one comparable string. */
+  #currentLayout(): string {
+    const d = this.driver;
+    if (!d.isCluster) return '';
+    const slots = (d as Cluster).slots;
+    const ranges: string[] = [];
+    let owner: string | undefined;
+    for (let slot = 0; slot < 16384; slot++) {
+      const next = slots[slot]?.[0];
+      if (next !== owner) ranges.push(`${slot}:${(owner = next)}`);
+    }
+    return ranges.join(',');
+  }
+}
