@@ -12,7 +12,9 @@ export interface BenchContext {
   store: RedisSessionStore; // default configuration: metrics on
   bare: RedisSessionStore; // metrics: false
   rolling: RedisSessionStore; // rolling with a touch on every read
+  cached: RedisSessionStore; // the session cache on, warmed with every pooled session
   raw: Redis;
+  admin: Redis; // INFO commandstats between runs
   naive: NaiveStore;
   multi: MultiStore;
   cr: ConnectRedis;
@@ -38,6 +40,8 @@ export interface Case {
   operation: string;
   impl: Impl;
   itemsPerOp?: number;
+  /** Runs before each measured run, untimed (e.g. warming the cache). */
+  before?: (ctx: BenchContext) => Promise<void>;
   /** Refills a single-use pool before a run; `rate` is the expected ops/s. */
   refill?: (ctx: BenchContext, count: number) => Promise<string[]>;
   op: (ctx: BenchContext, worker: number) => Op;
@@ -68,6 +72,12 @@ export async function fill(n: number, make: (i: number) => Promise<string>): Pro
   return out;
 }
 
+/** Reads every pooled session through the cached store: other cases' writes invalidated some. */
+async function warmCache(ctx: BenchContext): Promise<void> {
+  const tokens = ctx.pools.storeTokens;
+  await fill(tokens.length, async (i) => ((await ctx.cached.getSession(tokens[i]!)), ''));
+}
+
 export const CASES: Case[] = [
   // The store
   {
@@ -83,6 +93,27 @@ export const CASES: Case[] = [
     op: (c, w) => {
       const t = pick(c.pools.storeTokens, w);
       return () => c.store.getSession(t());
+    },
+  },
+  {
+    id: 'store.getCached',
+    operation: 'get (cache hit)',
+    impl: 'store',
+    before: warmCache,
+    op: (c, w) => {
+      const t = pick(c.pools.storeTokens, w);
+      return () => c.cached.getSession(t());
+    },
+  },
+  {
+    id: 'store.getSessions100Cached',
+    operation: 'getSessions(100) (cache hits)',
+    impl: 'store',
+    before: warmCache,
+    itemsPerOp: 100,
+    op: (c, w) => {
+      const t = pick(c.pools.storeTokens, w);
+      return () => c.cached.getSessions(Array.from({ length: 100 }, t));
     },
   },
   {
@@ -383,14 +414,16 @@ export const CASES: Case[] = [
 export const COMPARISONS: Record<string, string[]> = {
   'store.create': ['raw.setex', 'multi.create', 'naive.create', 'cr.set'],
   'store.get': ['raw.get', 'naive.get', 'cr.get'],
+  'store.getCached': ['raw.get', 'cr.get'],
+  'store.getSessions100Cached': ['raw.mget100'],
   'store.getRolling': ['raw.get', 'cr.get'],
   'store.getSessions10': ['raw.mget10'],
   'store.getSessions100': ['raw.mget100'],
   'store.refresh': ['cr.touch', 'naive.refresh'],
   'store.updateMetadata': ['raw.evalsha'],
-  'store.ttl': ['raw.evalsha'],
+  'store.ttl': ['raw.get'],
   'store.rotate': ['raw.evalsha'],
-  'store.count': ['naive.count', 'raw.evalsha'],
+  'store.count': ['naive.count', 'raw.get'],
   'store.list': ['naive.list'],
   'store.destroy': ['cr.destroy', 'multi.destroy', 'naive.destroy'],
   'bare.create': ['store.create'],

@@ -29,10 +29,19 @@ export interface TargetRow {
   goal: number;
   measured: Spread;
   met: boolean;
+  lowerIsBetter?: boolean;
 }
 
 function row(results: Results, id: string, level: number): ThroughputRow | undefined {
   return results.throughput.find((r) => r.id === id && r.level === level);
+}
+
+/** Redis CPU per call of a over that of b, per round. */
+export function cpuRatio(results: Results, a: string, b: string, level: number): Spread | undefined {
+  const x = row(results, a, level);
+  const y = row(results, b, level);
+  if (!x?.redisUsPerCall || !y?.redisUsPerCall) return undefined;
+  return summarize([x.redisUsPerCall.median / y.redisUsPerCall.median]);
 }
 
 /** The ratio a/b per round (rounds are interleaved, so paired), as median and range. */
@@ -51,7 +60,13 @@ export function computeTargets(results: Results): TargetRow[] {
   const t: TargetRow[] = [];
   const add = (target: string, goal: number, measured: Spread | undefined, higherIsBetter = true) => {
     if (measured)
-      t.push({ target, goal, measured, met: higherIsBetter ? measured.median >= goal : measured.median <= goal });
+      t.push({
+        target,
+        goal,
+        measured,
+        met: higherIsBetter ? measured.median >= goal : measured.median <= goal,
+        lowerIsBetter: !higherIsBetter,
+      });
   };
   add('getSession vs raw GET @256', 0.85, ratio(results, 'store.get', 'raw.get', 256));
   add('createSession vs raw SET EX @256', 0.6, ratio(results, 'store.create', 'raw.setex', 256));
@@ -63,6 +78,13 @@ export function computeTargets(results: Results): TargetRow[] {
     ratio(results, 'store.getSessions100', 'raw.mget100', 256),
   );
   add('createSession vs naive store @1', 1.5, ratio(results, 'store.create', 'naive.create', 1));
+  // The read path (issue 12): no script on a read, and a cache that Redis keeps exact.
+  add('getSession (no cache) vs connect-redis get @256', 0.9, ratio(results, 'store.get', 'cr.get', 256));
+  add('getSession (no cache) vs raw GET @256 (read-path goal)', 0.65, ratio(results, 'store.get', 'raw.get', 256));
+  add('Redis CPU per getSession / per raw GET @256', 2, cpuRatio(results, 'store.get', 'raw.get', 256), false);
+  add('getSession (cache hit) vs raw GET @256', 5, ratio(results, 'store.getCached', 'raw.get', 256));
+  const hit = row(results, 'store.getCached', 256);
+  if (hit) add('Redis commands per cache hit @256', 0.001, hit.redisCommandsPerCall, false);
   for (const [store, cr, label] of [
     ['store.create', 'cr.set', 'create vs connect-redis set'],
     ['store.get', 'cr.get', 'get vs connect-redis get'],
@@ -119,13 +141,15 @@ export function renderMarkdown(results: Results): string {
   out.push(`## Targets\n\n| target | goal | measured (median, range) | |\n| --- | --- | --- | --- |`);
   for (const t of targets)
     out.push(
-      `| ${t.target} | ${t.target.startsWith('bytes') ? '<=' : '>='} ${fmt(t.goal, 2)} | ${fmtRatio(t.measured)} | ${t.met ? 'met' : '**missed**'} |`,
+      `| ${t.target} | ${t.lowerIsBetter ? '<=' : '>='} ${fmt(t.goal, t.goal < 0.01 ? 3 : 2)} | ${fmtRatio(t.measured)} | ${t.met ? 'met' : '**missed**'} |`,
     );
 
   out.push(`\n## Throughput (operations per second; getSessions and MGET count sessions)\n`);
   const levels = results.plan.levels;
-  out.push(`| case | ${levels.map((l) => `${l} in flight`).join(' | ')} | p50 / p99 ms @${levels.at(-1)} |`);
-  out.push(`| --- | ${levels.map(() => '---').join(' | ')} | --- |`);
+  out.push(
+    `| case | ${levels.map((l) => `${l} in flight`).join(' | ')} | p50 / p99 ms @${levels.at(-1)} | Redis µs per call @${levels.at(-1)} | Redis commands per call |`,
+  );
+  out.push(`| --- | ${levels.map(() => '---').join(' | ')} | --- | --- | --- |`);
   const ids = [...new Set(results.throughput.map((r) => r.id))];
   for (const id of ids) {
     const cells = levels.map((l) => {
@@ -133,7 +157,11 @@ export function renderMarkdown(results: Results): string {
       return `${fmt(r.perSecond.median)} (±${fmt((r.perSecond.spread * 100) / 2, 0)}%)`;
     });
     const top = row(results, id, levels.at(-1)!)!;
-    out.push(`| ${top.impl}: ${top.operation} | ${cells.join(' | ')} | ${fmt(top.p50Ms, 2)} / ${fmt(top.p99Ms, 2)} |`);
+    const cpu = top.redisUsPerCall;
+    const commands = top.redisCommandsPerCall;
+    out.push(
+      `| ${top.impl}: ${top.operation} | ${cells.join(' | ')} | ${fmt(top.p50Ms, 2)} / ${fmt(top.p99Ms, 2)} | ${cpu ? fmt(cpu.median, 2) : '-'} | ${commands ? fmt(commands.median, commands.median < 0.01 ? 4 : 2) : '-'} |`,
+    );
   }
 
   out.push(`\n## The store against its baselines (ratio of throughput, median and range over rounds)\n`);
@@ -201,14 +229,20 @@ export function renderSvg(results: Results): string {
       const s = row(results, store, level);
       const b = row(results, baseline!, level);
       const r = ratio(results, store, baseline!, level);
-      return s && b && r ? { label: `${s.operation}`, base: `${b.impl} ${b.operation}`, r } : undefined;
+      const cpu =
+        s?.redisUsPerCall && b?.redisUsPerCall
+          ? `Redis ${s.redisUsPerCall.median.toFixed(2)} µs/call vs ${b.redisUsPerCall.median.toFixed(2)}`
+          : '';
+      return s && b && r ? { label: `${s.operation}`, base: `${b.impl} ${b.operation}`, r, cpu } : undefined;
     })
     .filter((x): x is NonNullable<typeof x> => x !== undefined);
+  // Each label has a line of its own above its bar: no name is ever cut off.
   const width = 900;
-  const left = 330;
-  const barH = 22;
-  const top = 60;
-  const height = top + bars.length * (barH + 8) + 50;
+  const left = 20;
+  const barH = 16;
+  const rowH = barH + 26;
+  const top = 64;
+  const height = top + bars.length * rowH + 40;
   const max = Math.max(2, ...bars.map((b) => b.r.max)) * 1.05;
   const x = (v: number) => left + ((width - left - 80) * v) / max;
   const parts = [
@@ -218,10 +252,10 @@ export function renderSvg(results: Results): string {
     `<text x="20" y="46" fill="#555">${escapeXml(`${results.machine.cpus} CPUs, Node ${results.machine.node}, Redis ${results.machine.redis}; median of ${results.plan.rounds} round(s), whiskers = range; 1.0 = as fast as the baseline`)}</text>`,
   ];
   bars.forEach((b, i) => {
-    const y = top + i * (barH + 8);
+    const y = top + i * rowH + 20;
     const color = b.r.median >= 1 ? '#2e7d32' : b.r.median >= 0.6 ? '#f9a825' : '#c62828';
     parts.push(
-      `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${escapeXml(b.label)} <tspan fill="#777">vs ${escapeXml(b.base)}</tspan></text>`,
+      `<text x="${left}" y="${y - 5}">${escapeXml(b.label)} <tspan fill="#777">vs ${escapeXml(b.base)}</tspan>${b.cpu ? ` <tspan fill="#1565c0">· ${escapeXml(b.cpu)}</tspan>` : ''}</text>`,
     );
     parts.push(
       `<rect x="${left}" y="${y}" width="${Math.max(1, x(b.r.median) - left)}" height="${barH}" fill="${color}" opacity="0.85"/>`,
@@ -229,9 +263,9 @@ export function renderSvg(results: Results): string {
     parts.push(
       `<line x1="${x(b.r.min)}" x2="${x(b.r.max)}" y1="${y + barH / 2}" y2="${y + barH / 2}" stroke="#222" stroke-width="1.5"/>`,
     );
-    parts.push(`<text x="${x(Math.max(b.r.max, b.r.median)) + 6}" y="${y + 15}">${b.r.median.toFixed(2)}x</text>`);
+    parts.push(`<text x="${x(Math.max(b.r.max, b.r.median)) + 6}" y="${y + 13}">${b.r.median.toFixed(2)}x</text>`);
   });
-  const bottom = top + bars.length * (barH + 8);
+  const bottom = top + bars.length * rowH + 10;
   parts.push(`<line x1="${x(1)}" x2="${x(1)}" y1="${top - 6}" y2="${bottom}" stroke="#000" stroke-dasharray="4 3"/>`);
   parts.push(`<text x="${x(1)}" y="${bottom + 16}" text-anchor="middle">1.0</text>`);
   parts.push(`<line x1="${left}" x2="${width - 80}" y1="${bottom}" y2="${bottom}" stroke="#999"/>`);

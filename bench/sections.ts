@@ -37,6 +37,23 @@ export interface ThroughputRow {
   p50Ms: number;
   p99Ms: number;
   perRound: number[];
+  /** Redis CPU per call (INFO commandstats: usec of every command during the run / calls made). */
+  redisUsPerCall: Spread;
+  /** Redis commands per call (0 for a cache hit). */
+  redisCommandsPerCall: Spread;
+}
+
+/** Summed usec and calls of every command but INFO (the probe itself), from INFO commandstats. */
+export async function redisUsage(admin: Redis): Promise<{ usec: number; calls: number }> {
+  const info = await admin.info('commandstats');
+  let usec = 0;
+  let calls = 0;
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    if (m[1] === 'info') continue;
+    calls += Number(m[2]);
+    usec += Number(m[3]);
+  }
+  return { usec, calls };
 }
 
 /** Every case at every in-flight level, for several rounds, cases interleaved within a round. */
@@ -46,7 +63,10 @@ export async function throughput(
   progress: Progress,
   cases: readonly Case[] = CASES,
 ): Promise<ThroughputRow[]> {
-  const runs = new Map<string, { perSecond: number[]; p50: number[]; p99: number[] }>();
+  const runs = new Map<
+    string,
+    { perSecond: number[]; p50: number[]; p99: number[]; redisUs: number[]; redisCommands: number[] }
+  >();
   const total = plan.rounds * plan.levels.length * cases.length;
   let done = 0;
   for (let round = 0; round < plan.rounds; round++) {
@@ -56,10 +76,15 @@ export async function throughput(
           const need = Math.min(MAX_POOL, Math.ceil(((RATE_GUESS[level] ?? 40_000) * plan.durationMs) / 1000));
           ctx.drain.set(c.id, await c.refill(ctx, Math.max(need, level)));
         }
+        await c.before?.(ctx);
+        const before = await redisUsage(ctx.admin);
         const r = await drive((w) => c.op(ctx, w), level, plan.durationMs, c.itemsPerOp ?? 1);
+        const after = await redisUsage(ctx.admin);
         const key = `${c.id}@${level}`;
-        const acc = runs.get(key) ?? { perSecond: [], p50: [], p99: [] };
+        const acc = runs.get(key) ?? { perSecond: [], p50: [], p99: [], redisUs: [], redisCommands: [] };
         acc.perSecond.push(r.perSecond);
+        acc.redisUs.push((after.usec - before.usec) / Math.max(1, r.ops));
+        acc.redisCommands.push((after.calls - before.calls) / Math.max(1, r.ops));
         acc.p50.push(r.p50Ms);
         acc.p99.push(r.p99Ms);
         runs.set(key, acc);
@@ -82,6 +107,8 @@ export async function throughput(
         p50Ms: summarize(acc.p50).median,
         p99Ms: summarize(acc.p99).median,
         perRound: acc.perSecond,
+        redisUsPerCall: summarize(acc.redisUs),
+        redisCommandsPerCall: summarize(acc.redisCommands),
       };
     }),
   );

@@ -37,26 +37,48 @@ export const CLIENT_COMMANDS = [
   'asking', // following ASK redirects while a slot migrates
 ] as const;
 
+/** What the session cache adds (`cache` option): tracking on its reader, and its invalidation channel. */
+export const CACHE_COMMANDS = [
+  'client|tracking', // CLIENT TRACKING ON REDIRECT <id> on the cache's reader
+  'client|id', // the subscriber's id, the redirect target
+  'subscribe', // to __redis__:invalidate only (see the channel rule)
+] as const;
+
+/** The channel the cache's subscriber receives invalidations on. */
+export const CACHE_CHANNEL = '__redis__:invalidate';
+
 /** Escapes glob characters so a key prefix matches only itself in an ACL key pattern. */
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
+/** What the rules are for. */
+export interface AclRuleOptions {
+  /** Also grant what the session cache needs (the store's `cache` option). Default: false. */
+  cache?: boolean;
+}
+
 /**
  * The ACL rules (after `ACL SETUSER <name> on ><password>`) for a user that can run the store
- * on keys under `keyPrefixes` and nothing else: no other keys, no channels, no FLUSHALL,
- * CONFIG, KEYS, SCRIPT FLUSH or other administrative command.
+ * on keys under `keyPrefixes` and nothing else: no other keys, no FLUSHALL, CONFIG, KEYS,
+ * SCRIPT FLUSH or other administrative command, and no channel but the cache's invalidation
+ * channel when `cache` is set.
  */
-export function aclRules(keyPrefixes: readonly string[] = ['session:']): string[] {
+export function aclRules(keyPrefixes: readonly string[] = ['session:'], options: AclRuleOptions = {}): string[] {
   if (!Array.isArray(keyPrefixes) || keyPrefixes.length === 0) {
     throw new InvalidInputError('keyPrefixes', 'expected a non-empty array of key prefixes');
   }
+  if (options === null || typeof options !== 'object') throw new InvalidInputError('options', 'expected an object');
+  const cache = options.cache ?? false;
+  if (typeof cache !== 'boolean') throw new InvalidInputError('options.cache', 'expected true or false');
   const keys = keyPrefixes.map((p) => `~${globEscape(keyPrefixOption(p, 'keyPrefixes'))}*`);
   return [
     'resetkeys',
     ...keys,
     'resetchannels',
+    // A literal channel, not a pattern: `&` rules are globs, and this name has none.
+    ...(cache ? [`&${CACHE_CHANNEL}`] : []),
     '-@all',
-    ...[...CLIENT_COMMANDS, ...SCRIPT_COMMANDS].map((c) => `+${c}`),
+    ...[...CLIENT_COMMANDS, ...SCRIPT_COMMANDS, ...(cache ? CACHE_COMMANDS : [])].map((c) => `+${c}`),
   ];
 }

@@ -1,5 +1,5 @@
 export { RedisSessionStore, MAX_BATCH } from './store.js';
-export { aclRules } from './acl.js';
+export { aclRules, type AclRuleOptions } from './acl.js';
 export { DEFAULT_METRICS_PREFIX, type MetricsOptions } from './metrics.js';
 export {
   DEFAULTS,

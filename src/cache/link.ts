@@ -1,8 +1,6 @@
 import type { Redis } from 'ioredis';
+import { CACHE_CHANNEL } from '../acl.js';
 import type { FlushReason } from './entries.js';
-
-/** The channel a RESP2 redirect target receives invalidations on. */
-export const INVALIDATE_CHANNEL = '__redis__:invalidate';
 
 /** What a link reports to the cache. */
 export interface LinkEvents {
@@ -40,7 +38,7 @@ export class TrackedLink {
   #dataEpoch = 0;
   #closed = false;
   readonly #timer: NodeJS.Timeout;
-  #healthy: (() => void) | undefined;
+  #opening: { resolve: () => void; reject: (err: unknown) => void } | undefined;
 
   constructor(
     template: Redis,
@@ -77,7 +75,8 @@ export class TrackedLink {
 
   /** Connects both connections and resolves once the link is healthy. */
   async open(): Promise<void> {
-    const healthy = new Promise<void>((resolve) => (this.#healthy = resolve));
+    const healthy = new Promise<void>((resolve, reject) => (this.#opening = { resolve, reject }));
+    healthy.catch(ignore); // awaited below, unless connecting fails first
     await Promise.all([this.sub.connect(), this.data.connect()]);
     await healthy;
   }
@@ -106,13 +105,15 @@ export class TrackedLink {
     try {
       // CLIENT ID first: a RESP2 connection in subscriber mode may send nothing but (UN)SUBSCRIBE and PING.
       const id = String(await this.sub.client('ID'));
-      await this.sub.subscribe(INVALIDATE_CHANNEL);
+      await this.sub.subscribe(CACHE_CHANNEL);
       if (epoch !== this.#subEpoch) return;
       this.#subId = id;
       // A new subscriber has a new id: the data connection's redirect must follow it.
       if (this.data.status === 'ready') await this.#track(this.#dataEpoch);
-    } catch {
-      // The connection broke during setup: its close event restarts it.
+    } catch (err) {
+      // Refused (an ACL without the cache's commands) fails the store's connect; a connection
+      // that broke during setup starts over at its next 'ready'.
+      this.#opening?.reject(err);
     }
   }
 
@@ -127,8 +128,8 @@ export class TrackedLink {
       // and nothing is served or stored until the PING below is answered.
       this.#tracking = true;
       this.#ping();
-    } catch {
-      // As above: a broken connection's close event starts over.
+    } catch (err) {
+      this.#opening?.reject(err);
     }
   }
 
@@ -158,8 +159,8 @@ export class TrackedLink {
         this.#ackedAt = now;
         this.#pingSentAt = undefined;
         this.#stale = false;
-        this.#healthy?.();
-        this.#healthy = undefined;
+        this.#opening?.resolve();
+        this.#opening = undefined;
       },
       () => undefined,
     );

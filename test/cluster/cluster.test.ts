@@ -6,6 +6,7 @@ import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { cluster, type Deployment } from '../helpers/deployment.js';
 import { functionalTests } from '../helpers/functional-suite.js';
 import { failoverUnderLoad } from '../helpers/failover.js';
+import { cacheConnections } from '../helpers/cache.js';
 import { audit, errorSummary, mixedLoad } from '../helpers/mixed-load.js';
 import { keySlot, waitFor, type TestRedis } from '../helpers/redis.js';
 import { migrateSlot } from '../helpers/reshard.js';
@@ -57,7 +58,12 @@ test('getSessions: one pipeline per master, sent in parallel, results in input o
     pipelines++;
     return pipeline(...args);
   };
-  const store = await RedisSessionStore.connect({ redis: client });
+  const connected = RedisSessionStore.connect({ redis: client });
+  // The caller's client is closed even when connecting fails.
+  const store = await connected.catch((err: unknown) => {
+    client.disconnect();
+    throw err;
+  });
   try {
     const made: CreatedSession[] = [];
     for (let u = 0; u < 45; u++) made.push(await store.createSession({ id: `batch-${u}`, username: 'b' }));
@@ -171,6 +177,64 @@ test('live reshard under a mixed load: sessions in moved slots stay readable, de
     assert.is(errorSummary(rec.errors), 'none');
   } finally {
     await store.close();
+  }
+});
+
+test('the session cache on a cluster: one link per master, hits send nothing, invalidations and a reshard reach it', async () => {
+  const cached = await d.open({ cache: true, metrics: false }, 3);
+  const writer = await d.open({ metrics: false }, 3);
+  try {
+    for (const m of await c.masters()) {
+      const { subscribers, readers } = await cacheConnections(m.admin);
+      assert.is(subscribers.length, 1, `one subscriber on ${m.port}`);
+      assert.is(readers.length, 1, `one tracked reader on ${m.port}`);
+    }
+    const sessions = await Promise.all(
+      Array.from({ length: 30 }, (_, u) => cached.createSession({ id: `cached-${u}`, username: 'c' })),
+    );
+    const masters = new Set((await Promise.all(sessions.map((s) => masterOfKey(dataKey(s.token))))).map((m) => m.port));
+    assert.is(masters.size, 3, 'users on every master');
+    for (const s of sessions) await cached.getSession(s.token);
+    const before = await d.commandCount();
+    for (const s of sessions) assert.is((await cached.getSession(s.token))?.id, s.id);
+    assert.equal(
+      (await cached.getSessions(sessions.map((s) => s.token))).map((x) => x?.id),
+      sessions.map((s) => s.id),
+    );
+    assert.is(await d.commandCount(), before, 'no command on any master for 60 cached reads');
+
+    // Writes by another store, on each master, reach the cache.
+    await Promise.all(sessions.slice(0, 15).map((s) => writer.destroySession(s.token)));
+    await waitFor(
+      async () => (await cached.getSessions(sessions.slice(0, 15).map((s) => s.token))).every((x) => x === null),
+      5000,
+      5,
+    );
+
+    // A reshard: the slot of a cached user's key moves to another master, then the user's session changes there.
+    const moving = sessions[20]!;
+    const slot = await keySlot(c.nodes[0]!.admin, dataKey(moving.token));
+    const from = await c.masterOf(slot);
+    const to = (await c.masters()).find((m) => m !== from)!;
+    assert.ok(await cached.getSession(moving.token));
+    await migrateSlot(c, slot, from, to);
+    await writer.updateSessionMetadata(moving.token, { moved: 'yes' });
+    await waitFor(async () => (await cached.getSession(moving.token))?.metadata.moved === 'yes', 10_000, 10);
+    // The cache serves from memory again once it has linked to the new slot owner.
+    await waitFor(
+      async () => {
+        const n = await d.commandCount();
+        await cached.getSession(moving.token);
+        return (await d.commandCount()) === n;
+      },
+      10_000,
+      20,
+    );
+    await writer.destroySession(moving.token);
+    await waitFor(async () => (await cached.getSession(moving.token)) === null, 5000, 1);
+  } finally {
+    await cached.close();
+    await writer.close();
   }
 });
 

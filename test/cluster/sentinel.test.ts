@@ -3,6 +3,8 @@ import * as assert from 'uvu/assert';
 import { sentinel, type Deployment } from '../helpers/deployment.js';
 import { functionalTests } from '../helpers/functional-suite.js';
 import { failoverUnderLoad } from '../helpers/failover.js';
+import { Registry } from 'prom-client';
+import { cacheReady, metricValue } from '../helpers/cache.js';
 import { waitFor } from '../helpers/redis.js';
 import { startSentinel, type TestSentinel } from '../helpers/sentinel.js';
 
@@ -37,8 +39,30 @@ test('connect({ sentinels, name }) finds the master; a wrong group name is a typ
   assert.ok(err instanceof Error && (err as { code?: string }).code === 'STORE_UNAVAILABLE', String(err));
 });
 
+test("the session cache through Sentinel: hits send nothing; another store's writes reach it", async () => {
+  const cached = await d.open({ cache: true, metrics: false }, 3);
+  const writer = await d.open({ metrics: false }, 3);
+  try {
+    const created = await cached.createSession({ id: 'cached-sentinel', username: 'c' });
+    await cacheReady(cached, created.token, s.master.admin);
+    await writer.updateSessionMetadata(created.token, { seen: 'writer' });
+    await waitFor(async () => (await cached.getSession(created.token))?.metadata.seen === 'writer', 5000, 1);
+    await writer.destroySession(created.token);
+    await waitFor(async () => (await cached.getSession(created.token)) === null, 5000, 1);
+  } finally {
+    await cached.close();
+    await writer.close();
+  }
+});
+
 test('master failover (kill -9) under load with waitForReplicas: the store follows the new master, 0 acknowledged lost', async () => {
   const store = await d.open({ commandTimeout: 1000, waitForReplicas: { replicas: 1, timeout: 500 } }, 3);
+  // A cached session that another store destroys after the failover, on the new master.
+  const registry = new Registry();
+  const cached = await d.open({ cache: true, metrics: { registry } }, 3);
+  const held = await cached.createSession({ id: 'held-over-failover', username: 'h' });
+  await waitFor(async () => (await s.replica.admin.exists(`session:{${held.token.slice(0, 22)}}:d`)) === 1, 5000, 10);
+  await cacheReady(cached, held.token, s.master.admin);
   try {
     const old = s.master;
     await failoverUnderLoad('sentinel', store, async (marks) => {
@@ -65,8 +89,15 @@ test('master failover (kill -9) under load with waitForReplicas: the store follo
       1,
       'written on the promoted replica',
     );
+    // The cache dropped everything when its connections to the old master died, relinked to
+    // the new one, and hears its writes: the destroyed session is not served from memory.
+    assert.ok((await metricValue(registry, 'session_store_cache_flushes_total', { reason: 'disconnect' })) >= 1);
+    await store.destroySession(held.token);
+    await waitFor(async () => (await cached.getSession(held.token)) === null, 10_000, 5);
+    await cacheReady(cached, fresh[0]!.token, s.replica.admin);
   } finally {
     await store.close();
+    await cached.close();
   }
 });
 

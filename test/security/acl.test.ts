@@ -3,6 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { aclRules, RedisSessionStore, StoreAuthError } from '../../src/index.js';
 import { rejects } from '../helpers/assert.js';
+import { servedFromMemory } from '../helpers/cache.js';
 import { standalone, type Deployment } from '../helpers/deployment.js';
 import { functionalTests } from '../helpers/functional-suite.js';
 import { startRedis, waitFor, type TestRedis } from '../helpers/redis.js';
@@ -20,8 +21,9 @@ let d: Deployment;
 
 test.before(async () => {
   r = await startRedis();
-  await r.admin.call('ACL', 'SETUSER', USER, 'reset', 'on', `>${PASSWORD}`, ...aclRules(PREFIXES));
-  d = standalone(r, { username: USER, password: PASSWORD });
+  await r.admin.call('ACL', 'SETUSER', USER, 'reset', 'on', `>${PASSWORD}`, ...aclRules(PREFIXES, { cache: true }));
+  // The whole suite runs with the session cache on: least privilege must cover it too.
+  d = standalone(r, { username: USER, password: PASSWORD, cache: true });
 });
 
 functionalTests(test, () => d);
@@ -66,6 +68,46 @@ test('the store user is refused FLUSHALL, CONFIG, KEYS, SCRIPT FLUSH, SCAN, SHUT
     );
     assert.match(String(err?.message), /NOPERM|can't access/);
     assert.is(await r.admin.dbsize(), 0, 'nothing written');
+  } finally {
+    client.disconnect();
+  }
+});
+
+test('the cache as the ACL user: hits send nothing, invalidations arrive; without the cache rules, connect is refused', async () => {
+  const cached = await d.open({ metrics: false }, 3);
+  const writer = await d.open({ metrics: false, cache: false }, 3);
+  try {
+    const s = await cached.createSession({ id: 'acl-cache', username: 'c' });
+    await waitFor(
+      async () => (await cached.getSession(s.token)) !== null && (await servedFromMemory(cached, s.token, r.admin)),
+      5000,
+      10,
+    );
+    await writer.destroySession(s.token);
+    await waitFor(async () => (await cached.getSession(s.token)) === null, 5000, 1);
+  } finally {
+    await cached.close();
+    await writer.close();
+  }
+  await r.admin.call('ACL', 'SETUSER', 'nocache', 'reset', 'on', '>nocache-pass', ...aclRules());
+  await rejects(
+    RedisSessionStore.connect({
+      url: r.url,
+      username: 'nocache',
+      password: 'nocache-pass',
+      cache: true,
+      metrics: false,
+    }),
+    StoreAuthError,
+  );
+  // And the cache's rules grant one channel only.
+  const client = new Redis(r.url, { username: USER, password: PASSWORD, maxRetriesPerRequest: 1 });
+  try {
+    const err = await client.subscribe('__redis__:other').then(
+      () => null,
+      (e: Error) => e,
+    );
+    assert.match(String(err?.message), /NOPERM/);
   } finally {
     client.disconnect();
   }

@@ -36,6 +36,19 @@ test('key patterns come from the prefixes, glob characters escaped; no dangerous
   }
   assert.ok((CLIENT_COMMANDS as readonly string[]).includes('script|load'));
   assert.throws(() => aclRules(['a{b}']), /must not contain/);
+  assert.throws(() => aclRules(['s:'], { cache: 'yes' as never }), /options.cache/);
+});
+
+test('the cache adds tracking, CLIENT ID and one subscribe channel; without it, no channel at all', () => {
+  const plain = aclRules();
+  const cached = aclRules(['session:'], { cache: true });
+  assert.not.ok(plain.some((r) => r.startsWith('&')));
+  assert.not.ok(plain.includes('+subscribe'));
+  assert.equal(
+    cached.filter((r) => !plain.includes(r)),
+    ['&__redis__:invalidate', '+client|tracking', '+client|id', '+subscribe'],
+  );
+  assert.ok(cached.indexOf('resetchannels') < cached.indexOf('&__redis__:invalidate'));
   assert.throws(() => aclRules([]), /non-empty/);
 });
 

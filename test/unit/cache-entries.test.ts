@@ -1,0 +1,123 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CacheEntries, sizeOf } from '../../src/cache/entries.js';
+import { resolveOptions } from '../../src/config/resolve.js';
+import { ConfigurationError } from '../../src/errors.js';
+import type { Session } from '../../src/types.js';
+import { throwsType } from '../helpers/assert.js';
+
+const test = suite('cache entries (no server)');
+
+const session = (id: string): Session => ({
+  id,
+  userId: 'u',
+  user: { id: 'u', username: 'u' },
+  createdAt: 1,
+  lastAccessedAt: 1,
+  expiresAt: 2,
+  metadata: {},
+});
+
+function filled(limits = { maxEntries: 100, maxBytes: 1_000_000 }): CacheEntries {
+  return new CacheEntries(limits);
+}
+
+function put(c: CacheEntries, key: string, id: string, bytes = 10): void {
+  const t = c.begin(key);
+  c.store(key, t, session(id), bytes);
+  c.end(key, t);
+}
+
+test('a stored session is found by key and id; a miss and a hit are counted', () => {
+  const c = filled();
+  put(c, 'k1', 'a');
+  assert.is(c.get('k1', 'a')?.id, 'a');
+  assert.is(c.get('k1', 'b'), undefined);
+  assert.is(c.get('k2', 'a'), undefined);
+  assert.equal([c.counts.hits, c.counts.misses], [1, 2]);
+  assert.is(c.size, 1);
+});
+
+test('an invalidation drops every session of the key and kills the reads in flight', () => {
+  const c = filled();
+  put(c, 'k', 'a');
+  put(c, 'k', 'b');
+  const inFlight = c.begin('k');
+  c.invalidate('k');
+  assert.is(c.size, 0);
+  c.store('k', inFlight, session('c'), 10);
+  c.end('k', inFlight);
+  assert.is(c.get('k', 'c'), undefined, 'a reply overtaken by an invalidation is not stored');
+  // A read begun after the invalidation stores normally.
+  put(c, 'k', 'c');
+  assert.is(c.get('k', 'c')?.id, 'c');
+});
+
+test('concurrent reads of one key share a ticket; it is released after the last one', () => {
+  const c = filled();
+  const t1 = c.begin('k');
+  const t2 = c.begin('k');
+  assert.is(t1, t2);
+  c.end('k', t1);
+  c.invalidate('k');
+  assert.not.ok(t2.alive, 'still registered while one read is in flight');
+  const t3 = c.begin('k');
+  assert.ok(t3.alive && t3 !== t2);
+});
+
+test('a flush empties everything and kills every read in flight', () => {
+  const c = filled();
+  put(c, 'k1', 'a');
+  put(c, 'k2', 'b');
+  const t = c.begin('k3');
+  c.flush('disconnect');
+  assert.is(c.size, 0);
+  assert.is(c.bytes, 0);
+  assert.not.ok(t.alive);
+  assert.is(c.counts.flushes.disconnect, 1);
+});
+
+test('LRU: beyond maxEntries or maxBytes the least recently used keys go first', () => {
+  const c = filled({ maxEntries: 3, maxBytes: 1_000_000 });
+  put(c, 'k1', 'a');
+  put(c, 'k2', 'b');
+  put(c, 'k3', 'c');
+  c.get('k1', 'a'); // k2 is now the least recently used
+  put(c, 'k4', 'd');
+  assert.is(c.get('k2', 'b'), undefined);
+  assert.ok(c.get('k1', 'a') && c.get('k3', 'c') && c.get('k4', 'd'));
+  assert.is(c.counts.evictions, 1);
+
+  const b = filled({ maxEntries: 100, maxBytes: 100 });
+  put(b, 'k1', 'a', 40);
+  put(b, 'k2', 'b', 40);
+  put(b, 'k3', 'c', 40);
+  assert.is(b.bytes, 80);
+  assert.is(b.get('k1', 'a'), undefined);
+  put(b, 'k4', 'd', 101);
+  assert.is(b.get('k4', 'd'), undefined, 'larger than the whole cache: not stored');
+  // Storing a session again replaces it and its size.
+  put(b, 'k3', 'c', 10);
+  assert.equal([b.size, b.bytes], [2, 50]);
+});
+
+test('sizes: each session is charged its value plus a fixed overhead', () => {
+  assert.ok(sizeOf(400) > 400 && sizeOf(400) - sizeOf(0) === 400);
+});
+
+test('the cache option: true, limits, or off; bad limits are ConfigurationErrors', () => {
+  assert.is(resolveOptions({}, {}).cache, undefined);
+  assert.is(resolveOptions({ cache: false }, {}).cache, undefined);
+  assert.equal(resolveOptions({ cache: true }, {}).cache, {
+    maxEntries: 100_000,
+    maxBytes: 64 * 1024 * 1024,
+    maxStalenessMs: 1000,
+  });
+  assert.is(resolveOptions({ cache: { maxStalenessMs: 250 } }, {}).cache?.maxStalenessMs, 250);
+  for (const bad of [{ maxEntries: 0 }, { maxBytes: 10 }, { maxStalenessMs: 5 }, { maxEntries: 1.5 }]) {
+    throwsType(() => resolveOptions({ cache: bad }, {}), ConfigurationError);
+  }
+  throwsType(() => resolveOptions({ cache: 'yes' as never }, {}), ConfigurationError);
+});
+
+test.run();
