@@ -75,7 +75,7 @@ export async function fill(n: number, make: (i: number) => Promise<string>): Pro
 /** Reads every pooled session through the cached store: other cases' writes invalidated some. */
 async function warmCache(ctx: BenchContext): Promise<void> {
   const tokens = ctx.pools.storeTokens;
-  await fill(tokens.length, async (i) => ((await ctx.cached.getSession(tokens[i]!)), ''));
+  await fill(tokens.length, async (i) => (await ctx.cached.getSession(tokens[i]!), ''));
 }
 
 export const CASES: Case[] = [

@@ -81,7 +81,7 @@ if (process.env.REVOCATION_WRITER_URL !== undefined) {
       while ((await reader.getSession(s.token)) === null) await turn();
       const reply = next();
       writer.send({ destroy: s.token } satisfies ToWriter);
-      let goneAt = 0;
+      let goneAt: number;
       for (;;) {
         // The cache stopped serving when a read started that it could not answer from memory
         // (that read then asks Redis, which says the session is gone).

@@ -28,18 +28,18 @@ export class RedisClock {
   }
 
   /** How far the estimate may be off, in ms (Infinity before the first sample). */
-  uncertainty(): number {
-    return this.bound + (performance.now() - this.sampledAt) * DRIFT_PER_MS;
+  uncertainty(at = performance.now()): number {
+    return this.bound + (at - this.sampledAt) * DRIFT_PER_MS;
   }
 
-  /** The latest the Redis clock can read now: the line for "might have expired". */
-  latest(): number {
-    return this.now() + this.uncertainty();
+  /** The latest the Redis clock can read at `at` (performance.now()): the line for "might have expired". */
+  latest(at = performance.now()): number {
+    return at + this.offset + this.uncertainty(at);
   }
 
   /** Whether the last sample is old enough to take another. */
-  stale(): boolean {
-    return performance.now() - this.sampledAt > CLOCK_RESAMPLE_MS;
+  stale(at = performance.now()): boolean {
+    return at - this.sampledAt > CLOCK_RESAMPLE_MS;
   }
 
   /** Measures the offset on every master; concurrent calls share one measurement. */
@@ -49,8 +49,8 @@ export class RedisClock {
   }
 
   /** Samples in the background when stale; a failure keeps the old estimate (its bound grows with drift). */
-  refresh(client: RedisClient, bounded: <T>(p: Promise<T>) => Promise<T>): void {
-    if (this.stale() && this.pending === undefined) this.sample(client, bounded).catch(() => undefined);
+  refresh(client: RedisClient, bounded: <T>(p: Promise<T>) => Promise<T>, at = performance.now()): void {
+    if (this.stale(at) && this.pending === undefined) this.sample(client, bounded).catch(() => undefined);
   }
 
   private async measure(client: RedisClient, bounded: <T>(p: Promise<T>) => Promise<T>): Promise<void> {

@@ -22,15 +22,19 @@ export function decodeSession(id: string, value: unknown): Session {
 export function decodeHeader(value: unknown): [number, number, number, number] {
   if (typeof value !== 'string' || !value.startsWith('1|')) throw new CorruptSessionError('unknown value format');
   const header: [number, number, number, number] = [0, 0, 0, 0];
-  let start = 2;
-  for (let i = 0; i < 5; i++) {
-    const end = value.indexOf('|', start);
-    const n = end < 0 ? NaN : Number(value.slice(start, end));
-    if (!Number.isSafeInteger(n) || n < 0) throw new CorruptSessionError('bad header');
-    if (i < 3) header[i] = n;
-    start = end + 1;
+  // Digits read in place: no substring per field (this runs on every read).
+  let at = 2;
+  for (let field = 0; field < 5; field++) {
+    let n = 0;
+    const start = at;
+    for (let c = value.charCodeAt(at); c >= 48 && c <= 57; c = value.charCodeAt(++at)) n = n * 10 + (c - 48);
+    if (at === start || at - start > 16 || value.charCodeAt(at) !== 124 || !Number.isSafeInteger(n)) {
+      throw new CorruptSessionError('bad header');
+    }
+    if (field < 3) header[field] = n;
+    at++;
   }
-  header[3] = start;
+  header[3] = at;
   return header;
 }
 

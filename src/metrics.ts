@@ -276,7 +276,11 @@ export class StoreMetrics {
       'Cached keys dropped because Redis reported a change or this process wrote them.',
       (c) => c.invalidations,
     );
-    counter('cache_evictions_total', 'Cached keys dropped to stay within maxEntries and maxBytes.', (c) => c.evictions);
+    counter(
+      'cache_evictions_total',
+      'Cached sessions dropped to stay within maxEntries and maxBytes.',
+      (c) => c.evictions,
+    );
     const caches = this.caches;
     const retired = this.retired;
     new Counter({

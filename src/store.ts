@@ -219,18 +219,17 @@ export class RedisSessionStore {
     }
     if (ref === null) return Promise.resolve(null);
     const client = this.#client();
-    this.#clock.refresh(client, this.#bounded);
+    const at = performance.now();
+    this.#clock.refresh(client, this.#bounded, at);
     const { key, id } = ref;
     const cache = this.#cache;
     if (cache !== undefined) {
-      const hit = cache.hit(key, id);
+      const hit = cache.hit(key, id, at);
       if (hit !== undefined) return Promise.resolve(this.#rolled(key, hit, client));
       const loaded = cache.load(key, [id]);
       if (loaded !== undefined) return this.#bounded(loaded).then(([s]) => this.#rolled(key, s!, client));
     }
-    return this.#deadlines
-      .bounded(client.send('HGET', [key, id]))
-      .then((value) => this.#opened(key, id, value, client));
+    return this.#deadlines.boundedMap(client.send('HGET', [key, id]), (value) => this.#opened(key, id, value, client));
   }
 
   /** Many sessions in one pipelined round trip; results in input order, null where absent. */

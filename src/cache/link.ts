@@ -82,8 +82,8 @@ export class TrackedLink {
   }
 
   /** Whether an invalidation sent now would reach this process, as proven within `maxStalenessMs`. */
-  get healthy(): boolean {
-    return this.#tracking && performance.now() - this.#ackedAt < this.maxStalenessMs;
+  healthy(at = performance.now()): boolean {
+    return this.#tracking && at - this.#ackedAt < this.maxStalenessMs;
   }
 
   close(): void {

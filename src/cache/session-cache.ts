@@ -60,12 +60,12 @@ export class SessionCache {
     return cache;
   }
 
-  /** The cached live session, or undefined (a miss, or the link not known healthy). */
-  hit(key: string, id: string): Session | undefined {
-    if (!this.#tracking.healthy()) return undefined;
-    const session = this.entries.get(key, id);
+  /** The cached live session, or undefined (a miss, or the link not known healthy); `at` is performance.now(). */
+  hit(key: string, id: string, at = performance.now()): Session | undefined {
+    if (!this.#tracking.healthy(at)) return undefined;
+    const session = this.entries.get(id);
     if (session === undefined) return undefined;
-    if (session.expiresAt <= this.clock.latest()) {
+    if (session.expiresAt <= this.clock.latest(at)) {
       // Expired, as the uncached read would decide: nothing to ask Redis.
       this.entries.evict(key);
       return undefined;

@@ -11,6 +11,8 @@ import { TrackedLink } from './link.js';
  */
 export class Tracking {
   #links = new Map<string, TrackedLink>();
+  /** The same links as an array: the health check runs on every hit. */
+  #all: TrackedLink[] = [];
   #layout = '';
   #closed = false;
 
@@ -24,14 +26,15 @@ export class Tracking {
   /** Opens a link per master and resolves once all are healthy. */
   async open(): Promise<void> {
     this.#layout = this.#currentLayout();
-    this.#links = new Map(this.#templates().map(([address, node]) => [address, this.#link(node)]));
-    await Promise.all([...this.#links.values()].map((link) => link.open()));
+    this.#relink();
+    await Promise.all(this.#all.map((link) => link.open()));
   }
 
-  /** Whether every link is healthy: only then may the cache serve or store. */
-  healthy(): boolean {
-    for (const link of this.#links.values()) if (!link.healthy) return false;
-    return this.#links.size > 0;
+  /** Whether every link is healthy at `at` (performance.now()): only then may the cache serve or store. */
+  healthy(at = performance.now()): boolean {
+    const all = this.#all;
+    for (let i = 0; i < all.length; i++) if (!all[i]!.healthy(at)) return false;
+    return all.length > 0;
   }
 
   /** The tracked connection that reads `key` (its master's), when that link is healthy. */
@@ -39,7 +42,7 @@ export class Tracking {
     const links = this.#links;
     const link =
       links.size === 1 && !this.client.isCluster ? links.values().next().value : links.get(this.#nodeOf(key));
-    return link?.healthy === true ? link.data : undefined;
+    return link?.healthy() === true ? link.data : undefined;
   }
 
   /**
@@ -52,15 +55,20 @@ export class Tracking {
     if (layout === this.#layout) return;
     this.#layout = layout;
     this.events.flush('topology');
-    const old = this.#links;
-    this.#links = new Map(this.#templates().map(([address, node]) => [address, this.#link(node)]));
+    const old = this.#all;
+    this.#relink();
     old.forEach((link) => link.close());
-    for (const link of this.#links.values()) link.open().catch(() => undefined);
+    for (const link of this.#all) link.open().catch(() => undefined);
+  }
+
+  #relink(): void {
+    this.#links = new Map(this.#templates().map(([address, node]) => [address, this.#link(node)]));
+    this.#all = [...this.#links.values()];
   }
 
   close(): void {
     this.#closed = true;
-    this.#links.forEach((link) => link.close());
+    this.#all.forEach((link) => link.close());
   }
 
   #link(template: Redis): TrackedLink {

@@ -41,6 +41,30 @@ export class Deadlines {
     });
   }
 
+  /**
+   * `bounded(work).then(map)` in one promise: the hottest reads skip a promise layer. A throw in
+   * `map` (a corrupt value) rejects with its typed error.
+   */
+  boundedMap<T, U>(work: Promise<T>, map: (value: T) => U | Promise<U>): Promise<U> {
+    return new Promise<U>((resolve, reject) => {
+      const budget = this.add(reject);
+      work.then(
+        (value) => {
+          budget.settled = true;
+          try {
+            resolve(map(value));
+          } catch (err) {
+            reject(classifyError(err));
+          }
+        },
+        (err: unknown) => {
+          budget.settled = true;
+          reject(classifyError(err));
+        },
+      );
+    });
+  }
+
   /** Registers a call; mark the returned entry settled when it finishes. */
   add(reject: (err: Error) => void): { settled: boolean } {
     const entry: Entry = { deadline: performance.now() + this.budgetMs, reject, settled: false };
