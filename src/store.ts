@@ -37,7 +37,7 @@ import {
 import { redactedOptions, type StoreSettings } from './settings.js';
 import { Batches } from './transport/batch.js';
 import { adapt, isIoredis, type RedisClient } from './transport/client.js';
-import { checkCallerClient, openClients, preflight } from './transport/connection.js';
+import { callerClientReady, checkCallerClient, openClients, preflight } from './transport/connection.js';
 import { Deadlines } from './transport/deadlines.js';
 import { Replication } from './transport/replication.js';
 import { Scripts, type Request, type ScriptCall } from './transport/scripts.js';
@@ -131,7 +131,10 @@ export class RedisSessionStore {
   private static async open(options: StoreOptions, env: StoreEnv): Promise<RedisSessionStore> {
     const resolved = resolveOptions(options, env);
     const given = options.redis;
-    if (given !== undefined) checkCallerClient(given);
+    if (given !== undefined) {
+      checkCallerClient(given);
+      if (isIoredis(given)) await callerClientReady(given, resolved);
+    }
     const confirmed = resolved.waitForReplicas !== undefined;
     const drivers =
       given !== undefined ? [given] : await openClients(resolved, resolved.maxConnections + (confirmed ? 1 : 0));

@@ -110,9 +110,13 @@ export async function openClients(options: ResolvedOptions, count: number): Prom
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new ConnectTimeout()), budget);
   });
+  const connects = clients.map((c) => c.connect());
   try {
-    await Promise.race([Promise.all(clients.map((c) => c.connect())), expired]);
+    await Promise.race([Promise.all(connects), expired]);
   } catch (err) {
+    // One connection failed: let the others finish their attempt first. Dropping a TLS socket
+    // mid-handshake makes it emit an 'error' that nothing listens to any more.
+    if (!(err instanceof ConnectTimeout)) await Promise.race([Promise.allSettled(connects), expired.catch(ignore)]);
     clients.forEach((c) => c.disconnect());
     // ioredis rejects connect() with "Connection is closed." after a refused AUTH or a failed
     // TLS handshake; the error event before it says why.
@@ -142,6 +146,31 @@ function classifyConnectError(err: unknown, target: string, timedOutMs?: number)
   const why = err instanceof ConnectTimeout ? '' : `: ${(err as Error).message}`;
   const within = timedOutMs === undefined ? '' : ` within ${timedOutMs} ms`;
   return new StoreUnavailableError(`could not connect to Redis at ${safe}${within}${why}`, { cause: err });
+}
+
+/**
+ * Waits until a caller's client is ready (it may still be connecting, or a Cluster still
+ * learning its slots, whose node connections are replaced meanwhile), within the connect budget.
+ * A client the caller connects lazily is connected here.
+ */
+export async function callerClientReady(client: IoredisClient, options: ResolvedOptions): Promise<void> {
+  if (client.status === 'ready') return;
+  if (client.status === 'wait') {
+    await client.connect();
+    return;
+  }
+  const budget = connectBudget(options);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new ConnectTimeout()), budget);
+      client.once('ready', () => resolve());
+    });
+  } catch (err) {
+    throw classifyConnectError(err, options.url, budget);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Rejects a caller's client whose own keyPrefix would move the hash tag. */

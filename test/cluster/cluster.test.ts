@@ -1,6 +1,7 @@
 import { Cluster } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ExpressSessionStore } from '../../src/express.js';
 import { aclRules, RedisSessionStore, type CreatedSession } from '../../src/index.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { cluster, type Deployment } from '../helpers/deployment.js';
@@ -235,6 +236,36 @@ test('the session cache on a cluster: one link per master, hits send nothing, in
   } finally {
     await cached.close();
     await writer.close();
+  }
+});
+
+test('express-session adapter on the cluster: clear() removes sessions and tombstones on every master, and only its own', async () => {
+  const client = new Cluster(c.seeds);
+  const sess = () => ({ cookie: { originalMaxAge: null, expires: null, httpOnly: true, path: '/' } }) as never;
+  try {
+    const mine = new ExpressSessionStore({ client, prefix: 'csess:' });
+    const longer = new ExpressSessionStore({ client, prefix: 'csess:admin:' });
+    const ids = Array.from({ length: 40 }, (_, i) => `id${i}`);
+    for (const id of ids) {
+      await mine.set(id, sess());
+      await longer.set(id, sess());
+    }
+    for (const id of ids.slice(0, 20)) await mine.destroy(id);
+    const byMaster = await Promise.all((await c.masters()).map((m) => m.admin.dbsize()));
+    assert.ok(
+      byMaster.every((n) => n > 0),
+      `keys on every master: ${byMaster.join(',')}`,
+    );
+    await mine.clear();
+    assert.is(await mine.length(), 0);
+    for (const id of ids.slice(0, 20)) assert.is(await mine.set(id, sess()), undefined, `${id} accepted again`);
+    assert.is(await longer.length(), 40, "the longer prefix's sessions are intact");
+    await mine.clear();
+    await longer.clear();
+    const left = await Promise.all((await c.masters()).map((m) => m.admin.keys('*csess*')));
+    assert.equal(left.flat(), []);
+  } finally {
+    client.disconnect();
   }
 });
 
