@@ -54,6 +54,22 @@ export interface ExpressSessionStoreOptions {
 
 type Sess = SessionData & { cookie?: { expires?: Date | string | null } };
 
+/**
+ * Whether `sid` can name a session here. ':' and braces are refused: with them a session key
+ * could not be told from a longer prefix's key or the adapter's own (see keys.ts), and a brace
+ * would move the cluster hash tag. express-session's and Fastify's generated ids are base64url.
+ */
+function isSid(sid: unknown): sid is string {
+  return typeof sid === 'string' && sid.length > 0 && !/[:{}]/.test(sid);
+}
+
+/** A user tag as keys.ts makes it: 22 base64url characters. */
+const USER_TAG = /^[A-Za-z0-9_-]{22}$/;
+
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
 export class ExpressSessionStore extends session.Store {
   readonly client: IoredisClient | NodeRedisClient;
   readonly prefix: string;
@@ -85,7 +101,11 @@ export class ExpressSessionStore extends session.Store {
     this.disableTouch = options.disableTouch ?? false;
     this.userId = options.userId;
     this.tombstoneMs = options.tombstoneMs ?? 60_000;
-    if (typeof this.prefix !== 'string') throw new ConfigurationError('prefix', 'expected a string');
+    if (typeof this.prefix !== 'string' || this.prefix.length === 0 || /[{}]/.test(this.prefix)) {
+      // Empty, every key in the database would look like a session to clear() and length(); a
+      // brace would move the cluster hash tag and blur sessions with the adapter's own keys.
+      throw new ConfigurationError('prefix', 'expected a non-empty string without { or }');
+    }
     if (this.userId !== undefined && typeof this.userId !== 'function')
       throw new ConfigurationError('userId', 'expected a function');
     // A user's sessions have random ids, so on a cluster they sit in many slots, and one script
@@ -104,6 +124,8 @@ export class ExpressSessionStore extends session.Store {
 
   override get(sid: string, cb?: Callback<SessionData | null>): Promise<SessionData | null> {
     return this.settle('express.get', cb, async () => {
+      // No session can be stored under an id this store refuses to write.
+      if (!isSid(sid)) return null;
       const raw = await this.command<string | null>('GET', this.key(sid));
       return raw === null ? null : await this.serializer.parse(raw);
     });
@@ -148,16 +170,38 @@ export class ExpressSessionStore extends session.Store {
   }
 
   override destroy(sid: string, cb?: Callback<void>): Promise<void> {
-    return this.settle('express.destroy', cb, () => this.destroyNow(sid, undefined));
+    return this.settle('express.destroy', cb, async () => {
+      if (isSid(sid)) await this.destroyNow(sid, undefined);
+    });
   }
 
+  /**
+   * Makes the store what a new one would be: deletes its sessions, their tombstones and its
+   * per-user index keys (SCAN on every master; never another prefix's keys). A request in
+   * flight meanwhile may still save its session back, as with connect-redis.
+   */
   override clear(cb?: Callback<void>): Promise<void> {
     return this.settle('express.clear', cb, async () => {
-      const keys = await this.scanKeys();
-      // A multi-key DEL would cross slots on a cluster.
-      const batch = this.redis.isCluster ? 1 : 500;
-      for (let i = 0; i < keys.length; i += batch)
-        await this.command('DEL', ...(keys.slice(i, i + batch) as [string, ...string[]]));
+      const [sessions, tombstones, indexes] = await Promise.all([
+        this.scanKeys(),
+        this.scanTombstones(),
+        this.scanIndexes(),
+      ]);
+      const keys = [...sessions, ...tombstones, ...indexes];
+      if (this.redis.isCluster) {
+        // The keys hash to many slots: one DEL each, pipelined per master.
+        const replies = await this.deadlines.bounded(
+          this.batches.send(
+            this.redis,
+            keys.map((k): Request => ({ command: 'DEL', args: [k] })),
+          ),
+        );
+        const failed = replies.find((r) => r instanceof Error);
+        if (failed !== undefined) throw failed;
+        return;
+      }
+      for (let i = 0; i < keys.length; i += 500)
+        await this.command('DEL', ...(keys.slice(i, i + 500) as [string, ...string[]]));
     });
   }
 
@@ -275,9 +319,30 @@ export class ExpressSessionStore extends session.Store {
     return out;
   }
 
-  /** Session keys by SCAN on every master (never KEYS); tombstones and index keys left out. */
-  private async scanKeys(): Promise<string[]> {
-    const pattern = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  /** Session keys: under the prefix, with a valid sid after it (a longer prefix's keys leave a ':'). */
+  private scanKeys(): Promise<string[]> {
+    const prefix = this.prefix;
+    return this.scan(`${globEscape(prefix)}*`, (k) => isSid(k.slice(prefix.length)));
+  }
+
+  /** This prefix's tombstones, `{<prefix><sid>}:destroyed`. */
+  private scanTombstones(): Promise<string[]> {
+    const prefix = this.prefix;
+    const open = `{${prefix}`;
+    const close = '}:destroyed';
+    return this.scan(`${globEscape(open)}*${globEscape(close)}`, (k) =>
+      isSid(k.slice(open.length, k.length - close.length)),
+    );
+  }
+
+  /** This prefix's per-user index keys, `{<userTag>}:<prefix>by-user`. */
+  private scanIndexes(): Promise<string[]> {
+    const tail = `}:${this.prefix}by-user`;
+    return this.scan(`{*${globEscape(tail)}`, (k) => k.length === 23 + tail.length && USER_TAG.test(k.slice(1, 23)));
+  }
+
+  /** Keys matching `pattern` that `keep` accepts, by SCAN on every master (never KEYS). */
+  private async scan(pattern: string, keep: (key: string) => boolean): Promise<string[]> {
     const found = new Set<string>();
     for (const node of this.redis.masters()) {
       let cursor = '0';
@@ -286,15 +351,19 @@ export class ExpressSessionStore extends session.Store {
           node.send('SCAN', [cursor, 'MATCH', pattern, 'COUNT', String(this.scanCount)]) as Promise<[string, string[]]>,
         );
         cursor = next;
-        // Session ids are base64url: anything with ':' or braces after the prefix is ours, not a session.
-        for (const k of keys) if (!/[:{}]/.test(k.slice(this.prefix.length))) found.add(k);
+        for (const k of keys) if (keep(k)) found.add(k);
       } while (cursor !== '0');
     }
     return [...found];
   }
 
   private key(sid: string): string {
-    if (typeof sid !== 'string' || sid.length === 0) throw new InvalidInputError('sid', 'expected a non-empty string');
+    if (!isSid(sid)) {
+      throw new InvalidInputError(
+        'sid',
+        "expected a non-empty string without ':', '{' or '}' (they would be confused with the store's own keys)",
+      );
+    }
     return expressSessionKey(this.prefix, sid);
   }
 

@@ -18,6 +18,10 @@ import { hash, randomFillSync } from 'node:crypto';
  *   <prefix><sid>                   string  the serialized session, exactly as connect-redis writes it
  *   {<prefix><sid>}:destroyed       string  tombstone: the id was destroyed, refuse writes for a while
  *   {<userTag>}:<prefix>by-user     zset    per-user index: sid -> expiresAt (ms, '+inf' without TTL)
+ * Neither the prefix nor a sid may contain '{' or '}', and a sid may not contain ':'. So a key
+ * under the prefix is a session exactly when the rest is a valid sid (a longer prefix such as
+ * `sess:admin:` leaves a ':' in the rest, and the core store's `{tag}:d` a brace), and the
+ * adapter's own keys start with '{', never with the prefix.
  *
  * The hash tag is a digest, never the raw user id, so any user id (empty-looking, with braces,
  * non-ASCII) puts all of that user's keys in one cluster slot, and the token alone locates them.
@@ -71,14 +75,11 @@ export function expressSessionKey(prefix: string, sid: string): string {
 }
 
 /**
- * express-session: a session key's tombstone, in the session key's cluster slot: with the key's
- * own hash tag if it has one, else the whole key as the tag (a tag-less key's slot is that of
- * its full name).
+ * express-session: a session key's tombstone, in the session key's cluster slot (the whole key
+ * is the tag: neither the prefix nor a session id may hold a brace).
  */
 export function expressTombstoneKey(sessionKey: string): string {
-  const open = sessionKey.indexOf('{');
-  const close = open >= 0 ? sessionKey.indexOf('}', open + 1) : -1;
-  return close > open + 1 ? `${sessionKey}:destroyed` : `{${sessionKey}}:destroyed`;
+  return `{${sessionKey}}:destroyed`;
 }
 
 /** express-session: a user's index of session ids, in the user tag's slot. */
