@@ -9,14 +9,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisSessionStore } from '../src/index.js';
+import { argOf } from './args.js';
 import { startEmbeddedRedis } from '../tools/redis-server.js';
 import { benchMetadata, benchUser } from './payload.js';
 
 const argv = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const arg = (name: string) => argOf(name, argv);
 const ROUNDS = Number(arg('rounds') ?? 3);
 const CALLS = Number(arg('calls') ?? 20_000);
 const IN_FLIGHT = 32;

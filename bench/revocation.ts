@@ -16,6 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisSessionStore } from '../src/index.js';
+import { argOf } from './args.js';
 import { startEmbeddedRedis } from '../tools/redis-server.js';
 import { benchMetadata, benchUser } from './payload.js';
 import { percentile, summarize } from './stats.js';
@@ -44,10 +45,7 @@ if (process.env.REVOCATION_WRITER_URL !== undefined) {
   send({ ready: true });
 } else {
   const argv = process.argv.slice(2);
-  const arg = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const arg = (name: string) => argOf(name, argv);
   const destroys = Number(arg('destroys') ?? 1000);
   const rounds = Number(arg('rounds') ?? 5);
   const redis = await startEmbeddedRedis(['--maxmemory-policy', 'noeviction']);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { RedisSessionStore } from '../src/index.js';
+import { argOf } from './args.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../tools/redis-server.js';
 import { ConnectRedis, MultiStore, NaiveStore } from './baselines.js';
 import { fill, TTL, type BenchContext } from './cases.js';
@@ -18,10 +19,7 @@ import { computeTargets, renderMarkdown, renderSvg, type Results } from './repor
 import { latency, memory, scaling, serverLimit, throughput, type Plan } from './sections.js';
 
 const argv = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const arg = (name: string) => argOf(name, argv);
 const quick = argv.includes('--quick');
 const plan: Plan = {
   quick,

@@ -33,6 +33,8 @@ const store = await RedisSessionStore.connect({
   url,
   rolling: true,
   maxSessionsPerUser: 10,
+  // The session cache on, so the dashboard's cache panels have something to show.
+  cache: true,
   metrics: { registry },
   logger: { warn: (m) => console.warn(m) },
 });

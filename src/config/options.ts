@@ -15,7 +15,7 @@ export const DEFAULTS = {
   keyPrefix: 'session:',
   defaultTtl: 3600, // seconds: one hour of idle time
   touchAfter: 1, // seconds between rolling writes of one session
-  maxConnections: 1,
+  maxConnections: 2, // measured: 2 beat 1 and 4 for writes (bench/results/connections.md)
   commandTimeout: 1000, // ms: budget for one store call, queueing and retries included
   maxMetadataBytes: 16 * 1024, // UTF-8 bytes of all metadata keys and values
   maxUserBytes: 16 * 1024, // bytes of the user's JSON
@@ -90,7 +90,7 @@ export interface StoreOptions {
   touchAfter?: number;
   /** Creating one more session than this evicts the user's least recently used ones. Default: no cap. */
   maxSessionsPerUser?: number;
-  /** Connections to open when the store creates its own client(s). Default: `MAX_CONNECTIONS` or 1. */
+  /** Connections to open when the store creates its own client(s). Default: `MAX_CONNECTIONS` or 2. */
   maxConnections?: number;
   /** Budget in ms for one store call, offline queueing and retries included. Default: 1000. */
   commandTimeout?: number;

@@ -50,7 +50,14 @@ async function query(base: string, expr: string): Promise<{ status: string; data
 test('every dashboard query returns data from a live scrape of the demo service', async () => {
   r = await startRedis();
   const registry = new Registry();
-  store = await RedisSessionStore.connect({ url: r.url, metrics: { registry }, maxSessionsPerUser: 3, rolling: true });
+  // As `npm start` runs it: with the session cache, whose panels must have data too.
+  store = await RedisSessionStore.connect({
+    url: r.url,
+    metrics: { registry },
+    maxSessionsPerUser: 3,
+    rolling: true,
+    cache: true,
+  });
   server = createServer(createDemoApp(store, registry));
   await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
   const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;

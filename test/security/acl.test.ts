@@ -165,6 +165,8 @@ test('credentials revoked while running: calls reject StoreAuthError (never "not
     password: 'temp-pass',
     metrics: false,
     commandTimeout: 500,
+    // One connection: the bound below is on one connection's reconnects.
+    maxConnections: 1,
   });
   try {
     const s = await store.createSession({ id: 'revoked', username: 'r' });

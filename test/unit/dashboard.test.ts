@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { CacheEntries } from '../../src/cache/entries.js';
 import { StoreMetrics } from '../../src/metrics.js';
 import { dashboardQueries, metricNames } from '../helpers/promql.js';
 
@@ -19,7 +20,8 @@ test('the PromQL parser finds metric names and nothing else', () => {
 
 test('every expression names only metrics the store exports', async () => {
   const registry = new Registry();
-  StoreMetrics.for({ registry });
+  // The cache's metrics exist once a store with the cache on reports to the registry.
+  StoreMetrics.for({ registry }).watchCache(new CacheEntries({ maxEntries: 1, maxBytes: 1024 }));
   const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
   const queries = dashboardQueries();
   assert.ok(queries.length >= 12);
@@ -52,6 +54,8 @@ test('panels cover what operators need, with the datasource as a variable', () =
     /per-user cap/,
     /Redis up/,
     /Health-check latency/,
+    /Session cache: hit ratio/,
+    /Session cache: invalidations, evictions and flushes/,
   ]) {
     assert.match(titles, topic);
   }
