@@ -10,6 +10,8 @@ export interface LoadRecord {
   created: Map<string, string>;
   /** Tokens whose destroy was acknowledged. */
   destroyed: Set<string>;
+  /** When each token's last acknowledged create or destroy came back (performance.now()). */
+  ackedAt: Map<string, number>;
   /** Tokens whose destroy failed (timeout, outage): whether they still exist is unknown. */
   uncertain: Set<string>;
   errors: Map<string, number>;
@@ -46,6 +48,7 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
     ops: 0,
     created: new Map(),
     destroyed: new Set(),
+    ackedAt: new Map(),
     uncertain: new Set(),
     errors: new Map(),
     samples: new Set(),
@@ -87,6 +90,7 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
         const s = await call(() => store.createSession(user, { metadata: { w: String(w) } }));
         if (s) {
           rec.created.set(s.token, user.id);
+          rec.ackedAt.set(s.token, performance.now());
           tokens.push(s.token);
         }
       } else if (kind === 3) {
@@ -94,6 +98,7 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
         const ok = await call(() => store.destroySession(t), t, true);
         if (ok !== undefined) {
           rec.destroyed.add(t);
+          rec.ackedAt.set(t, performance.now());
           tokens.splice(tokens.indexOf(t), 1);
         }
       } else if (kind === 4) {
@@ -122,9 +127,17 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
 export async function audit(
   store: RedisSessionStore,
   rec: LoadRecord,
-): Promise<{ checked: number; lost: number; resurrected: number; unindexed: number }> {
+): Promise<{
+  checked: number;
+  lost: number;
+  resurrected: number;
+  unindexed: number;
+  /** The tokens behind `lost` and `resurrected`. */
+  missing: string[];
+}> {
   let lost = 0;
   let resurrected = 0;
+  const missing: string[] = [];
   let unindexed = 0;
   let checked = 0;
   const live = [...rec.created.keys()].filter((t) => !rec.destroyed.has(t) && !rec.uncertain.has(t));
@@ -132,11 +145,14 @@ export async function audit(
   for (let i = 0; i < live.length; i += 500) {
     const slice = live.slice(i, i + 500);
     const got = await store.getSessions(slice);
+    got.forEach((s, k) => s === null && missing.push(slice[k]!));
     lost += got.filter((s) => s === null).length;
     checked += slice.length;
   }
   for (let i = 0; i < gone.length; i += 500) {
-    const got = await store.getSessions(gone.slice(i, i + 500));
+    const slice = gone.slice(i, i + 500);
+    const got = await store.getSessions(slice);
+    got.forEach((s, k) => s !== null && missing.push(slice[k]!));
     resurrected += got.filter((s) => s !== null).length;
     checked += got.length;
   }
@@ -146,7 +162,7 @@ export async function audit(
   }
   const { sessionIdOf } = await import('../../src/keys.js');
   for (const t of live) if (!byUser.get(rec.created.get(t)!)?.has(sessionIdOf(t))) unindexed++;
-  return { checked, lost, resurrected, unindexed };
+  return { checked, lost, resurrected, unindexed, missing };
 }
 
 export function errorSummary(errors: Map<string, number>): string {

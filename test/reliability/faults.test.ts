@@ -11,17 +11,27 @@ const test = suite('faults');
 const WORKERS = 32;
 const BUDGET = 300;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+/** How long Redis may postpone an AOF write under appendfsync everysec (aof.c). */
+const AOF_POSTPONE_MS = 2000;
 
-async function killRestartRun(
-  fsync: 'always' | 'everysec',
-): Promise<{ lost: number; resurrected: number; unindexed: number; checked: number; ops: number }> {
+async function killRestartRun(fsync: 'always' | 'everysec'): Promise<{
+  lost: number;
+  resurrected: number;
+  unindexed: number;
+  checked: number;
+  ops: number;
+  /** Lost or resurrected outcomes acknowledged more than AOF_POSTPONE_MS before any kill. */
+  outsidePostponement: number;
+}> {
   const r = await startRedis(['--appendonly', 'yes', '--appendfsync', fsync]);
   const store = await openStore(r, { commandTimeout: 1000 });
+  const killedAt: number[] = [];
   try {
     const kills = SOAK ? 10 : 3;
     const stopped = (async () => {
       for (let k = 0; k < kills; k++) {
         await sleep(SOAK ? 3000 : 700);
+        killedAt.push(performance.now());
         await r.kill();
         await sleep(100);
         await r.restart();
@@ -37,6 +47,10 @@ async function killRestartRun(
       50,
     );
     const result = await audit(store, rec);
+    const outsidePostponement = result.missing.filter((t) => {
+      const acked = rec.ackedAt.get(t)!;
+      return !killedAt.some((k) => acked <= k && k - acked <= AOF_POSTPONE_MS);
+    }).length;
     console.log(
       `    kill -9 x${kills}, appendfsync ${fsync}: ${rec.ops} ops, ${rec.created.size} creates acknowledged, ` +
         `${result.checked} outcomes checked, lost ${result.lost}, resurrected ${result.resurrected}, unindexed ${result.unindexed}, ` +
@@ -44,7 +58,7 @@ async function killRestartRun(
     );
     assert.is(rec.falseAbsent, 0, 'no live session ever read as absent');
     for (const code of rec.errors.keys()) assert.ok(code.startsWith('STORE_'), `typed errors only, got ${code}`);
-    return { ...result, ops: rec.ops };
+    return { ...result, ops: rec.ops, outsidePostponement };
   } finally {
     await store.close();
     await r.stop();
@@ -59,12 +73,15 @@ test('kill -9 and restart x3 under load, AOF always: 0 lost, 0 resurrected, 0 un
   assert.is(r.unindexed, 0);
 });
 
-test('kill -9 and restart x3 under load, AOF everysec: a process kill loses nothing either', async () => {
+test('kill -9 and restart x3 under load, AOF everysec: only writes acknowledged in the last 2 s before a kill can be lost', async () => {
   const r = await killRestartRun('everysec');
-  assert.is(r.resurrected, 0);
-  assert.is(r.unindexed, 0);
-  // Acknowledged writes are in the page cache before the reply; only an OS crash could lose them.
-  assert.is(r.lost, 0);
+  // Usually a killed process loses nothing: acknowledged writes are in the page cache. But while
+  // a background fsync is pending, Redis postpones the AOF write for up to 2 s and replies all
+  // the same (aof.c; INFO persistence counts it as aof_delayed_fsync). What such a window held
+  // can be lost, as a create or as a destroy; anything acknowledged before it must survive.
+  assert.is(r.outsidePostponement, 0);
+  // One key per user: a session is lost with its index entry or not at all.
+  assert.is(r.unindexed, r.lost);
 });
 
 test('Redis without persistence restarted: service recovers, counts are 0, gap errors are typed', async () => {
