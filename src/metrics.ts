@@ -52,6 +52,7 @@ export type ExpressOperation = (typeof EXPRESS_OPERATIONS)[number];
 /** Every value the `operation` label can take: a fixed set, whatever the traffic. */
 export type Operation = StoreOperation | ExpressOperation;
 export const OPERATIONS: readonly Operation[] = [...STORE_OPERATIONS, ...EXPRESS_OPERATIONS];
+const OP_INDEX = new Map<Operation, number>(OPERATIONS.map((o, i) => [o, i]));
 
 /** The only values of the `outcome` label. */
 export type Outcome = 'ok' | 'not_found' | 'invalid_input' | 'unavailable' | 'error';
@@ -331,6 +332,23 @@ export class StoreMetrics {
     this.reachable(outcome !== UNAVAILABLE);
   }
 
+  /** A store operation that times itself finished with `result` (null and false: not_found). */
+  done(operation: StoreOperation, started: number, result: unknown): void {
+    this.stats.record(
+      OP_INDEX.get(operation)!,
+      result === null || result === false ? NOT_FOUND : OK,
+      (performance.now() - started) / 1000,
+    );
+    this.reachable(true);
+  }
+
+  /** A store operation that times itself failed with `err`. */
+  failed(operation: StoreOperation, started: number, err: unknown): void {
+    const outcome = outcomeOf(err);
+    this.stats.record(OP_INDEX.get(operation)!, outcome, (performance.now() - started) / 1000);
+    if (outcome === UNAVAILABLE) this.reachable(false);
+  }
+
   /** Records Redis reachability; the gauge is written only when the state changes. */
   reachable(up: boolean): void {
     if (up === this.up) return;
@@ -405,9 +423,10 @@ function extraFor(
  * stores with metrics are wrapped: `metrics: false` leaves the methods untouched (no cost).
  * `null` and `false` results count as not_found; counts and empty lists are ok.
  */
-export function instrument(store: object, metrics: StoreMetrics): void {
+export function instrument(store: object, metrics: StoreMetrics, selfTimed: readonly StoreOperation[] = []): void {
   const target = store as Record<StoreOperation, AsyncMethod>;
   STORE_OPERATIONS.forEach((operation) => {
+    if (selfTimed.includes(operation)) return;
     const op = OPERATIONS.indexOf(operation);
     const inner = target[operation];
     const extra = extraFor(operation, metrics);
