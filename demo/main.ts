@@ -3,6 +3,7 @@
  * embedded one (the system redis-server on a free loopback port) and says so.
  *   --port N       listen port (default PORT or 3000; 0 picks a free one)
  *   --load[=S]     drive realistic traffic against itself for S seconds (default 300)
+ *   --trace        print every store span to the console (OpenTelemetry, ConsoleSpanExporter)
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +19,24 @@ const portArg = flag('port') === '--port' ? args[args.indexOf('--port') + 1] : f
 const port = Number(portArg ?? process.env.PORT ?? 3000);
 const loadArg = flag('load');
 const loadSeconds = loadArg === undefined ? 0 : Number(loadArg.split('=')[1] ?? 300);
+
+if (flag('trace') !== undefined) {
+  // Registered before the store connects, so its spans go to this SDK.
+  const [
+    { context, trace },
+    { AsyncLocalStorageContextManager },
+    { BasicTracerProvider, ConsoleSpanExporter, SimpleSpanProcessor },
+  ] = await Promise.all([
+    import('@opentelemetry/api'),
+    import('@opentelemetry/context-async-hooks'),
+    import('@opentelemetry/sdk-trace-base'),
+  ]);
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(
+    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new ConsoleSpanExporter())] }),
+  );
+  console.log('Tracing: every store span is printed to the console.');
+}
 
 let embedded: EmbeddedRedis | undefined;
 let url = process.env.REDIS_URL;

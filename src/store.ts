@@ -5,7 +5,7 @@ import { resolveOptions, type ResolvedOptions } from './config/resolve.js';
 import { MAX_TTL_SECONDS, type StoreEnv, type StoreOptions } from './config/options.js';
 import { classifyError, ConfigurationError, InvalidInputError, StoreClosedError } from './errors.js';
 import { newToken, SESSION_ID_PATTERN, sessionIdOf, tagOfToken, userKey, userTag } from './keys.js';
-import type { ScriptName } from './lua.generated.js';
+import { libraryVersion, type ScriptName } from './lua.generated.js';
 import { instrument, StoreMetrics } from './metrics.js';
 import {
   allCommand,
@@ -35,6 +35,7 @@ import {
   touchCall,
 } from './ops/writes.js';
 import { redactedOptions, type StoreSettings } from './settings.js';
+import { StoreTracing } from './tracing.js';
 import { Batches } from './transport/batch.js';
 import { adapt, isIoredis, type RedisClient } from './transport/client.js';
 import { callerClientReady, checkCallerClient, openClients, preflight } from './transport/connection.js';
@@ -85,6 +86,7 @@ export class RedisSessionStore {
   readonly #bounded: <T>(p: Promise<T>) => Promise<T>;
   readonly #unsubscribe: (() => void)[] = [];
   #cache: SessionCache | undefined;
+  #tracing: StoreTracing | undefined;
   #reloadListener: ((script: ScriptName) => void) | undefined;
   #next = 0;
   #closed = false;
@@ -142,6 +144,9 @@ export class RedisSessionStore {
     const clients = drivers.map(adapt);
     const writer = !confirmed ? undefined : given !== undefined ? clients[0] : clients.pop();
     const store = new RedisSessionStore(clients, writer, given === undefined, resolved);
+    // Outermost, around the metrics: a span covers everything the call does.
+    store.#tracing = await StoreTracing.load(resolved.tracing, libraryVersion);
+    store.#tracing?.wrap(store);
     try {
       await preflight(clients[0]!, resolved.logger, store.#bounded);
       await Promise.all(store.#connections().map((c) => store.#bounded(store.#scripts.preload(c))));
@@ -253,6 +258,7 @@ export class RedisSessionStore {
     const cache = this.#cache;
     if (cache !== undefined) {
       const hit = cache.hit(key, id, at);
+      this.#tracing?.cacheHit(hit !== undefined);
       if (hit !== undefined) return this.#rolled(key, hit, client);
       const loaded = cache.load(key, [id]);
       if (loaded !== undefined) return this.#bounded(loaded).then(([s]) => this.#rolled(key, s!, client));
@@ -272,14 +278,19 @@ export class RedisSessionStore {
     const sessions: (Session | null | Promise<Session | null>)[] = new Array<Session | null>(tokens.length).fill(null);
     // One command per user: the tokens of one user fold into one HMGET.
     const byKey = new Map<string, number[]>();
+    let hits = 0;
     refs.forEach((ref, i) => {
       if (ref === null) return;
       const hit = cache?.hit(ref.key, ref.id);
-      if (hit !== undefined) return void (sessions[i] = this.#rolled(ref.key, hit, client));
+      if (hit !== undefined) {
+        hits++;
+        return void (sessions[i] = this.#rolled(ref.key, hit, client));
+      }
       const at = byKey.get(ref.key);
       if (at === undefined) byKey.set(ref.key, [i]);
       else at.push(i);
     });
+    if (cache !== undefined) this.#tracing?.cacheHits(hits);
     const cached: Promise<void>[] = [];
     const uncached: [string, number[]][] = [];
     for (const [key, at] of byKey) {
@@ -354,7 +365,9 @@ export class RedisSessionStore {
     const cache = this.#cache;
     if (cache !== undefined) {
       this.#assertOpen();
-      const found = cache.hit(ref.key, ref.id) ?? (await this.#loaded(cache, ref));
+      const hit = cache.hit(ref.key, ref.id);
+      this.#tracing?.cacheHit(hit !== undefined);
+      const found = hit ?? (await this.#loaded(cache, ref));
       if (found !== undefined) return found === null ? null : ttlSeconds(found.expiresAt, this.#clock.latest());
     }
     const value = await this.#read(getCommand(ref.key, ref.id));

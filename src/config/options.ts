@@ -109,6 +109,11 @@ export interface StoreOptions {
   clusterOptions?: ClusterOptions;
   /** Prometheus metrics (prom-client): `{ registry, prefix }`, or `false` for none. Default: the global registry, prefix `session_store_`. */
   metrics?: false | MetricsOptions;
+  /**
+   * OpenTelemetry: one client span per call when `@opentelemetry/api` is installed (an optional
+   * peer dependency; without a registered SDK the spans record nothing). Default: true.
+   */
+  tracing?: boolean;
   /** Receives warnings (e.g. an evicting `maxmemory-policy`). Never receives tokens. Default: none. */
   logger?: Logger;
 }

@@ -36,6 +36,7 @@ export interface ResolvedOptions {
   redisOptions: RedisOptions;
   metrics: false | MetricsOptions;
   cache: CacheSettings | undefined;
+  tracing: boolean;
   logger: Logger | undefined;
 }
 
@@ -109,6 +110,7 @@ export function resolveOptions(options: StoreOptions, env: StoreEnv): ResolvedOp
     redisOptions: redisOptionsOption(merged.redisOptions),
     metrics: metricsOption(merged.metrics),
     cache: cacheOption(merged.cache),
+    tracing: booleanOption('tracing', merged.tracing ?? true),
     logger: loggerOption(merged.logger),
   };
   return resolved;
