@@ -79,6 +79,7 @@ export function aclRules(keyPrefixes: readonly string[] = ['session:'], options:
     // A literal channel, not a pattern: `&` rules are globs, and this name has none.
     ...(cache ? [`&${CACHE_CHANNEL}`] : []),
     '-@all',
-    ...[...CLIENT_COMMANDS, ...SCRIPT_COMMANDS, ...(cache ? CACHE_COMMANDS : [])].map((c) => `+${c}`),
+    // Each command once: the client and the scripts share some.
+    ...[...new Set([...CLIENT_COMMANDS, ...SCRIPT_COMMANDS, ...(cache ? CACHE_COMMANDS : [])])].map((c) => `+${c}`),
   ];
 }

@@ -423,6 +423,11 @@ export class RedisSessionStore {
         throw new InvalidInputError('options.except', "is not a token of this user's");
       keep = sessionIdOf(except);
     }
+    if (options.exceptSessionId !== undefined) {
+      if (keep !== '') throw new InvalidInputError('options', 'give except or exceptSessionId, not both');
+      keep = requireString('options.exceptSessionId', options.exceptSessionId);
+      if (!SESSION_ID_PATTERN.test(keep)) throw new InvalidInputError('options.exceptSessionId', 'is not a session id');
+    }
     return decodeCount(await this.#write(destroyAllCall(key, keep)));
   }
 

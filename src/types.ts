@@ -49,6 +49,8 @@ export interface CreateSessionOptions {
 export interface DestroyUserSessionsOptions {
   /** A token of this user's to keep alive (log out everywhere else). */
   except?: string;
+  /** Or the public id of the session to keep (as listed; for operators, who hold no token). */
+  exceptSessionId?: string;
 }
 
 /** A metadata patch: a string sets a key, `null` removes it; keys not named are left alone. */

@@ -8,6 +8,7 @@ import { cluster, type Deployment } from '../helpers/deployment.js';
 import { functionalTests } from '../helpers/functional-suite.js';
 import { failoverUnderLoad } from '../helpers/failover.js';
 import { cacheConnections } from '../helpers/cache.js';
+import { cli } from '../helpers/cli.js';
 import { audit, errorSummary, mixedLoad } from '../helpers/mixed-load.js';
 import { keySlot, waitFor, type TestRedis } from '../helpers/redis.js';
 import { migrateSlot } from '../helpers/reshard.js';
@@ -266,6 +267,29 @@ test('express-session adapter on the cluster: clear() removes sessions and tombs
     assert.equal(left.flat(), []);
   } finally {
     client.disconnect();
+  }
+});
+
+test('the command line on the cluster: check covers every master and the slots; stats and revoke span masters', async () => {
+  const env = { REDIS_URL: c.seeds.map((n) => `redis://${n.host}:${n.port}`).join(','), SESSION_KEY_PREFIX: 'cli:' };
+  const store = await d.open({ keyPrefix: 'cli:' }, 3);
+  try {
+    const made = await Promise.all(
+      Array.from({ length: 30 }, (_, u) => store.createSession({ id: `cli-${u % 10}`, username: 'c' })),
+    );
+    const check = await cli(['check', '--json'], env);
+    const names = (JSON.parse(check.stdout) as { checks: { name: string; verdict: string }[] }).checks;
+    assert.is(names.filter((x) => x.name.startsWith('version (')).length, 3, 'each master checked');
+    assert.ok(names.some((x) => x.name === 'cluster' && x.verdict === 'ok'));
+    const stats = JSON.parse((await cli(['stats', '--json'], env)).stdout) as { sessions: number; users: number };
+    assert.equal([stats.sessions, stats.users], [30, 10]);
+    const revoked = await cli(['revoke', 'cli-3', '--yes', '--json'], env);
+    assert.is(revoked.code, 0, revoked.stderr);
+    assert.is((JSON.parse(revoked.stdout) as { destroyed: string[] }).destroyed.length, 3);
+    assert.is(await store.countUserSessions('cli-3'), 0);
+    assert.ok(await store.getSession(made[0]!.token));
+  } finally {
+    await store.close();
   }
 });
 

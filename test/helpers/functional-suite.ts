@@ -241,6 +241,16 @@ export function functionalTests(test: Test, d: () => Deployment, protocol: 2 | 3
     await rejects(store.destroyUserSessions('alice', { except: other.token }), InvalidInputError);
     await rejects(store.destroyUserSessions('alice', { except: 'garbage' }), InvalidInputError);
     await rejects(store.destroyUserSessions('alice', { except: 7 as never }), InvalidInputError);
+    // By public id (as an operator who holds no token does it).
+    const again = await store.createSession(alice);
+    await rejects(store.destroyUserSessions('alice', { exceptSessionId: 'not an id' }), InvalidInputError);
+    await rejects(
+      store.destroyUserSessions('alice', { except: again.token, exceptSessionId: again.id }),
+      InvalidInputError,
+    );
+    assert.is(await store.destroyUserSessions('alice', { exceptSessionId: again.id }), 1);
+    assert.ok(await store.getSession(again.token));
+    assert.is(await store.getSession(made[0]!.token), null);
     assert.is(await store.destroyUserSessions('alice'), 1);
     assert.is(await store.countUserSessions('alice'), 0);
     assert.is(await store.destroyUserSessions('alice'), 0);
