@@ -1,3 +1,4 @@
+import { CLIENT_COMMANDS, SCRIPT_COMMANDS } from '../acl.js';
 import { luaScripts } from '../lua.generated.js';
 import type { RedisClient } from '../transport/client.js';
 import { isTooOld, MIN_REDIS_VERSION } from '../transport/connection.js';
@@ -23,7 +24,7 @@ async function attempt<T>(work: Promise<T>): Promise<T | Error> {
 }
 
 /** The deployment checks of `redis-session-store check`, on every master. */
-export async function runChecks(client: RedisClient): Promise<Check[]> {
+export async function runChecks(client: RedisClient, prefix: string): Promise<Check[]> {
   const checks: Check[] = [];
   const masters = client.masters();
   for (const node of masters) {
@@ -111,19 +112,75 @@ export async function runChecks(client: RedisClient): Promise<Check[]> {
           },
     );
   }
-  const who = await attempt(masters[0]!.send('ACL', ['WHOAMI']));
-  const user = who instanceof Error ? 'unknown' : String(who);
-  checks.push(
-    user === 'default'
-      ? {
-          name: 'acl',
-          verdict: 'warn',
-          detail: 'connected as the default user (all commands, all keys)',
-          fix: 'create a least-privilege user: redis-session-store acl',
-        }
-      : { name: 'acl', verdict: 'ok', detail: `connected as ${user}` },
-  );
+  checks.push(await aclCheck(masters[0]!, prefix));
   return checks;
+}
+
+// Commands no session store needs; a user that has them can do more harm than it must.
+const DANGEROUS = ['flushall', 'flushdb', 'config', 'keys', 'shutdown', 'debug', 'acl', 'script|flush'];
+
+/** The connected user's rules against aclRules(), where the user may read them (ACL GETUSER). */
+async function aclCheck(node: RedisClient, prefix: string): Promise<Check> {
+  const who = await attempt(node.send('ACL', ['WHOAMI']));
+  const user = who instanceof Error ? 'unknown' : String(who);
+  if (user === 'default') {
+    return {
+      name: 'acl',
+      verdict: 'warn',
+      detail: 'connected as the default user (all commands, all keys)',
+      fix: 'create a least-privilege user: redis-session-store acl',
+    };
+  }
+  const reply = await attempt(node.send('ACL', ['GETUSER', user]));
+  if (reply instanceof Error || reply === null) {
+    return {
+      name: 'acl',
+      verdict: 'ok',
+      detail: `connected as ${user} (it may not read its own rules, as a least-privilege user should not)`,
+    };
+  }
+  const fields =
+    reply instanceof Map
+      ? (reply as Map<string, unknown>)
+      : Array.isArray(reply)
+        ? new Map(pairsOf(reply as unknown[]))
+        : new Map(Object.entries(reply as object));
+  const commands = words(fields.get('commands'));
+  const keys = words(fields.get('keys'));
+  const all = commands.includes('+@all');
+  const granted = (c: string) => all || commands.includes(`+${c}`) || commands.includes(`+${c.split('|')[0]}`);
+  const missing = [...new Set([...CLIENT_COMMANDS, ...SCRIPT_COMMANDS])].filter((c) => !granted(c));
+  const keysOk = keys.some((k) => k === '~*' || k === 'allkeys' || k === `~${prefix}*`);
+  if (missing.length > 0 || !keysOk) {
+    return {
+      name: 'acl',
+      verdict: 'fail',
+      detail: `user ${user} lacks ${[...missing.map((c) => `+${c}`), ...(keysOk ? [] : [`~${prefix}*`])].join(' ')}`,
+      fix: `grant them, or recreate the user from: redis-session-store acl --prefix ${prefix}`,
+    };
+  }
+  const extra = all ? ['+@all'] : DANGEROUS.filter((c) => granted(c)).map((c) => `+${c}`);
+  if (extra.length > 0) {
+    return {
+      name: 'acl',
+      verdict: 'warn',
+      detail: `user ${user} may also run ${extra.join(' ')}, which the store never needs`,
+      fix: `narrow it to: redis-session-store acl --prefix ${prefix}`,
+    };
+  }
+  return { name: 'acl', verdict: 'ok', detail: `user ${user} has what aclRules() grants` };
+}
+
+function words(value: unknown): string[] {
+  if (typeof value === 'string') return value.split(' ');
+  if (Array.isArray(value)) return value.map((v) => (typeof v === 'string' ? v : ''));
+  return [];
+}
+
+function pairsOf(flat: unknown[]): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([String(flat[i]), flat[i + 1]]);
+  return out;
 }
 
 export function renderChecks(checks: readonly Check[]): string {

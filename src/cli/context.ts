@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { resolveOptions, type ResolvedOptions } from '../config/resolve.js';
 import { RedisSessionStore } from '../store.js';
 import { adapt, type RedisClient } from '../transport/client.js';
@@ -23,6 +25,27 @@ export interface Io {
 export interface Target {
   url: string | undefined;
   prefix: string | undefined;
+  /** PEM files for TLS (`rediss://` alone uses the system CAs). */
+  tlsCa?: string | undefined;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+}
+
+/** TLS options from the --tls-* files, or undefined when none is given. */
+function tlsOf(target: Target): ConnectionOptions | undefined {
+  const read = (file: string | undefined, flag: string) => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch {
+      throw new UsageError(`${flag}: cannot read ${file}`);
+    }
+  };
+  const ca = read(target.tlsCa, '--tls-ca');
+  const cert = read(target.tlsCert, '--tls-cert');
+  const key = read(target.tlsKey, '--tls-key');
+  if (ca === undefined && cert === undefined && key === undefined) return undefined;
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
 
 export function storeEnv(target: Target): { REDIS_URL?: string; SESSION_KEY_PREFIX?: string } {
@@ -36,12 +59,14 @@ export function storeEnv(target: Target): { REDIS_URL?: string; SESSION_KEY_PREF
 
 /** The store itself, for operations that must go through its atomic scripts. */
 export function openStore(target: Target): Promise<RedisSessionStore> {
-  return RedisSessionStore.fromEnv(storeEnv(target), { metrics: false, tracing: false });
+  const tls = tlsOf(target);
+  return RedisSessionStore.fromEnv(storeEnv(target), { metrics: false, tracing: false, ...(tls ? { tls } : {}) });
 }
 
 /** A plain client on the same deployment, for INFO, SCAN and MEMORY USAGE (one per master on a Cluster). */
 export async function openAdmin(target: Target): Promise<{ client: RedisClient; options: ResolvedOptions }> {
-  const options = resolveOptions({}, storeEnv(target));
+  const tls = tlsOf(target);
+  const options = resolveOptions(tls ? { tls } : {}, storeEnv(target));
   const [driver] = await openClients(options, 1);
   return { client: adapt(driver!), options };
 }

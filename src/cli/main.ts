@@ -22,6 +22,8 @@ Commands:
 Options:
   --url URL      Redis URL (default REDIS_URL; comma-separated URLs: a Cluster)
   --prefix P     key prefix (default SESSION_KEY_PREFIX, else session:)
+  --tls-ca F, --tls-cert F, --tls-key F
+                 PEM files for TLS (with a rediss:// URL)
   --json         machine-readable output on stdout
   --yes          revoke without asking
   --help         this text
@@ -39,6 +41,9 @@ const OPTIONS = {
   session: { type: 'string' },
   cache: { type: 'boolean' },
   user: { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
 } as const;
 
 type Parsed = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
@@ -68,7 +73,13 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 async function dispatch(command: string, rest: string[], values: Parsed['values'], io: Io): Promise<number> {
   const prefixes = values.prefix ?? [];
   if (command !== 'acl' && prefixes.length > 1) throw new UsageError('--prefix: give one prefix');
-  const target: Target = { url: values.url, prefix: prefixes[0] };
+  const target: Target = {
+    url: values.url,
+    prefix: prefixes[0],
+    tlsCa: values['tls-ca'],
+    tlsCert: values['tls-cert'],
+    tlsKey: values['tls-key'],
+  };
   const json = values.json === true;
   const print = (value: unknown, text: string) => io.out(json ? JSON.stringify(value, null, 2) : text);
   switch (command) {
@@ -82,9 +93,9 @@ async function dispatch(command: string, rest: string[], values: Parsed['values'
     }
     case 'check': {
       noPositionals(rest, 'check');
-      const { client } = await openAdmin(target);
+      const { client, options } = await openAdmin(target);
       try {
-        const checks = await runChecks(client);
+        const checks = await runChecks(client, options.keyPrefix);
         print({ checks }, renderChecks(checks));
         return checks.some((c) => c.verdict === 'fail') ? EXIT.notFound : EXIT.ok;
       } finally {

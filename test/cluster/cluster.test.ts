@@ -283,6 +283,8 @@ test('the command line on the cluster: check covers every master and the slots; 
     assert.ok(names.some((x) => x.name === 'cluster' && x.verdict === 'ok'));
     const stats = JSON.parse((await cli(['stats', '--json'], env)).stdout) as { sessions: number; users: number };
     assert.equal([stats.sessions, stats.users], [30, 10]);
+    const listed = JSON.parse((await cli(['user', 'cli-3', '--json'], env)).stdout) as { id: string }[];
+    assert.is(listed.length, 3);
     const revoked = await cli(['revoke', 'cli-3', '--yes', '--json'], env);
     assert.is(revoked.code, 0, revoked.stderr);
     assert.is((JSON.parse(revoked.stdout) as { destroyed: string[] }).destroyed.length, 3);

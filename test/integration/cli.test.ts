@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RedisSessionStore } from '../../src/index.js';
+import { aclRules, RedisSessionStore } from '../../src/index.js';
 import { freeServerPort } from '../../tools/redis-server.js';
 import { cli, cliOnTerminal } from '../helpers/cli.js';
 import { commandCount, useRedis, waitFor } from '../helpers/redis.js';
@@ -80,6 +80,40 @@ test('check: verdicts with fixes; an evicting policy fails (exit 1)', async () =
   } finally {
     await redis().admin.config('SET', 'maxmemory-policy', 'noeviction');
   }
+});
+
+test("check compares the connected user's rules with aclRules() when it may read them", async () => {
+  const admin = redis().admin;
+  const url = (user: string) => `redis://${user}:pw@${redis().host}:${redis().port}`;
+  const aclOf = async (user: string) => {
+    const r = await cli(['check', '--json', '--url', url(user)], {});
+    return (JSON.parse(r.stdout) as { checks: { name: string; verdict: string; detail: string }[] }).checks.find(
+      (c) => c.name === 'acl',
+    )!;
+  };
+  await admin.call('ACL', 'SETUSER', 'least', 'reset', 'on', '>pw', ...aclRules());
+  await admin.call('ACL', 'SETUSER', 'reader', 'reset', 'on', '>pw', ...aclRules(), '+acl|getuser', '+acl|whoami');
+  await admin.call(
+    'ACL',
+    'SETUSER',
+    'short',
+    'reset',
+    'on',
+    '>pw',
+    ...aclRules(),
+    '-hlen',
+    '+acl|getuser',
+    '+acl|whoami',
+  );
+  await admin.call('ACL', 'SETUSER', 'broad', 'reset', 'on', '>pw', '~*', '&*', '+@all');
+  assert.match((await aclOf('least')).detail, /may not read its own rules/);
+  assert.equal(await aclOf('reader'), { name: 'acl', verdict: 'ok', detail: 'user reader has what aclRules() grants' });
+  const short = await aclOf('short');
+  assert.is(short.verdict, 'fail');
+  assert.match(short.detail, /lacks \+hlen/);
+  const broad = await aclOf('broad');
+  assert.is(broad.verdict, 'warn');
+  assert.match(broad.detail, /\+@all/);
 });
 
 test('stats: sessions, users, expired entries and bytes per session; --sample estimates', async () => {

@@ -121,8 +121,9 @@ test('label sets stay bounded whatever the traffic', async () => {
 
 test('metrics: false registers nothing and leaves the methods unwrapped; a custom prefix is used', async () => {
   const registry = new Registry();
-  const plain = await openStore(r, { metrics: false });
-  const prefixed = await openStore(r, { metrics: { registry, prefix: 'myapp_sessions_' } });
+  // Tracing off too: it wraps the methods on its own (see tracing.test.ts).
+  const plain = await openStore(r, { metrics: false, tracing: false });
+  const prefixed = await openStore(r, { metrics: { registry, prefix: 'myapp_sessions_' }, tracing: false });
   try {
     // getSession times itself; every other method is wrapped only when metrics are on.
     assert.is(plain.createSession, RedisSessionStore.prototype.createSession);

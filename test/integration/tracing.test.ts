@@ -144,6 +144,33 @@ test('no token, session id, user id or user key in any span name or attribute', 
   }
 });
 
+test("ioredis's own command events run under the store's span (so its instrumentation's spans nest)", async () => {
+  const { tracingChannel } = await import('node:diagnostics_channel');
+  const channel = tracingChannel('ioredis:command');
+  const seen: (string | undefined)[] = [];
+  const handlers = {
+    start: () => void seen.push(trace.getActiveSpan()?.spanContext().spanId),
+    end: () => undefined,
+    asyncStart: () => undefined,
+    asyncEnd: () => undefined,
+    error: () => undefined,
+  };
+  const store = await openStore(redis(), { metrics: false });
+  channel.subscribe(handlers);
+  try {
+    await store.createSession(user);
+  } finally {
+    channel.unsubscribe(handlers);
+    await store.close();
+  }
+  const span = exporter.getFinishedSpans().find((s) => s.name === 'session_store createSession')!;
+  assert.ok(seen.length >= 1, 'ioredis reported the command');
+  assert.ok(
+    seen.every((id) => id === span.spanContext().spanId),
+    `active span during the command: ${seen.join(',')}`,
+  );
+});
+
 test('tracing: false adds no span', async () => {
   const store = await openStore(redis(), { metrics: false, tracing: false });
   try {
