@@ -38,7 +38,7 @@ import { redactedOptions, type StoreSettings } from './settings.js';
 import { StoreTracing } from './tracing.js';
 import { Batches } from './transport/batch.js';
 import { adapt, isIoredis, type RedisClient } from './transport/client.js';
-import { callerClientReady, checkCallerClient, openClients, preflight } from './transport/connection.js';
+import { callerClientReady, checkCallerClient, connectBudget, openClients, preflight } from './transport/connection.js';
 import { Deadlines } from './transport/deadlines.js';
 import { Replication } from './transport/replication.js';
 import { Scripts, type Request, type ScriptCall } from './transport/scripts.js';
@@ -154,7 +154,11 @@ export class RedisSessionStore {
       if (resolved.cache !== undefined) {
         const driver = drivers[0];
         if (!isIoredis(driver)) throw new ConfigurationError('cache', 'needs an ioredis client');
-        const cache = await SessionCache.open(driver, clients[0]!, store.#clock, resolved.cache, store.#bounded);
+        // Opening its links is connecting (two connections per master): the connect budget applies.
+        const connecting = new Deadlines(connectBudget(resolved));
+        const cache = await SessionCache.open(driver, clients[0]!, store.#clock, resolved.cache, (p) =>
+          connecting.bounded(p),
+        );
         store.#cache = cache;
         if (store.#metrics !== undefined) store.#unsubscribe.push(store.#metrics.watchCache(cache.entries));
       }

@@ -132,7 +132,8 @@ export async function openClients(options: ResolvedOptions, count: number): Prom
 
 class ConnectTimeout extends Error {}
 
-function connectBudget(options: ResolvedOptions): number {
+/** How long connecting may take: the call budget, but at least 2 s. */
+export function connectBudget(options: ResolvedOptions): number {
   return Math.max(options.commandTimeout, 2000);
 }
 
