@@ -3,7 +3,7 @@ import { decodeGet } from '../ops/reads.js';
 import type { IoredisClient, RedisClient } from '../transport/client.js';
 import { isRedirect } from '../transport/batch.js';
 import type { Session, AuthUser, JsonValue } from '../types.js';
-import { CacheEntries, sizeOf, type CacheLimits, type FlushReason } from './entries.js';
+import { CacheEntries, sizeOf, type CacheLimits, type FlushReason, type Ticket } from './entries.js';
 import { Tracking } from './tracking.js';
 
 /** The cache's settings after defaults. */
@@ -28,6 +28,8 @@ export interface CacheSettings extends CacheLimits {
 export class SessionCache {
   readonly entries: CacheEntries;
   readonly #tracking: Tracking;
+  /** Single-session reads in flight, by id: concurrent misses of one session share one HGET. */
+  readonly #flights = new Map<string, Flight>();
 
   private constructor(
     driver: IoredisClient,
@@ -78,6 +80,24 @@ export class SessionCache {
    * one HMGET for several ids. Undefined when the link is not healthy (read uncached instead).
    */
   load(key: string, ids: readonly string[]): Promise<(Session | null)[]> | undefined {
+    if (ids.length !== 1) return this.#load(key, ids)?.done;
+    // One session: join a read of it already in flight, as long as nothing invalidated its key
+    // since that read was sent (its ticket is alive). A read that starts after a write of this
+    // process resolved therefore never joins a read from before it.
+    const id = ids[0]!;
+    const flight = this.#flights.get(id);
+    if (flight !== undefined && flight.ticket.alive) return flight.done.then(copies);
+    const started = this.#load(key, ids);
+    if (started === undefined) return undefined;
+    this.#flights.set(id, started);
+    const clear = () => {
+      if (this.#flights.get(id) === started) this.#flights.delete(id);
+    };
+    started.done.then(clear, clear);
+    return started.done.then(copies);
+  }
+
+  #load(key: string, ids: readonly string[]): Flight | undefined {
     const reader = this.#tracking.healthy() ? this.#tracking.readerFor(key) : undefined;
     if (reader === undefined) return undefined;
     const entries = this.entries;
@@ -86,7 +106,7 @@ export class SessionCache {
       ids.length === 1
         ? reader.call('HGET', key, ids[0]!).then((v) => [v])
         : (reader.call('HMGET', key, ...ids) as Promise<unknown[]>);
-    return sent
+    const done = sent
       .catch((err: unknown) => {
         // A slot moved under the link: this read follows the redirect uncached.
         if (!isRedirect(err)) throw err;
@@ -103,10 +123,11 @@ export class SessionCache {
           if (session === null) return null;
           freeze(session);
           entries.store(key, ticket, session, sizeOf((value as string).length));
-          return { ...session };
+          return session;
         });
       })
       .finally(() => entries.end(key, ticket));
+    return { ticket, done };
   }
 
   /** A write of this process to `key` is about to be sent, or has been answered. */
@@ -128,6 +149,17 @@ export class SessionCache {
     this.#tracking.close();
     this.entries.flush('close');
   }
+}
+
+/** A read in flight: its ticket, and the stored (frozen) sessions it resolves to. */
+interface Flight {
+  readonly ticket: Ticket;
+  readonly done: Promise<(Session | null)[]>;
+}
+
+/** Each caller gets its own top-level objects (user and metadata are frozen and shared). */
+function copies(sessions: readonly (Session | null)[]): (Session | null)[] {
+  return sessions.map((s) => (s === null ? null : { ...s }));
 }
 
 /** Freezes a session's user (deeply) and metadata: a caller cannot change what the cache holds. */

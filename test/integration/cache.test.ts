@@ -116,6 +116,28 @@ test('writes from this process evict before they resolve: 0 stale reads in 10,00
   assert.is(stale, 0);
 });
 
+test('concurrent misses of one session share one HGET; after a write, a new read does not join an older one', async () => {
+  const hgets = async () => Number(/cmdstat_hget:calls=(\d+)/.exec(await r.admin.info('commandstats'))?.[1] ?? 0);
+  const s = await a.createSession({ id: 'herd', username: 'h' });
+  await cacheReady(a, s.token, r.admin);
+  await b.updateSessionMetadata(s.token, { v: '1' }); // another store's write: the entry goes
+  await waitFor(async () => !(await servedFromMemory(a, s.token, r.admin)), 5000, 1);
+  await cacheReady(a, s.token, r.admin);
+  await a.updateSessionMetadata(s.token, { v: '2' }); // this store's write: dropped at once
+  const before = await hgets();
+  const reads = await Promise.all(Array.from({ length: 50 }, () => a.getSession(s.token)));
+  assert.is((await hgets()) - before, 1, 'one HGET for 50 concurrent misses');
+  assert.ok(reads.every((x) => x?.metadata.v === '2'));
+  assert.is(new Set(reads).size, 50, 'each caller has its own object');
+  // A write that resolves while a read is in flight: a read started after it sends its own HGET.
+  await a.updateSessionMetadata(s.token, { v: '3' });
+  const inFlight = a.getSession(s.token);
+  await a.updateSessionMetadata(s.token, { v: '4' });
+  const after = await a.getSession(s.token);
+  await inFlight;
+  assert.is(after?.metadata.v, '4');
+});
+
 test('the cap evicts from the cache in the same call', async () => {
   const capped = await openStore(r, { cache: true, maxSessionsPerUser: 1, metrics: false });
   try {
