@@ -80,7 +80,7 @@ export class SessionCache {
    * one HMGET for several ids. Undefined when the link is not healthy (read uncached instead).
    */
   load(key: string, ids: readonly string[]): Promise<(Session | null)[]> | undefined {
-    if (ids.length !== 1) return this.#load(key, ids)?.done;
+    if (ids.length !== 1) return this.#load(key, ids)?.done.then(copies);
     // One session: join a read of it already in flight, as long as nothing invalidated its key
     // since that read was sent (its ticket is alive). A read that starts after a write of this
     // process resolved therefore never joins a read from before it.

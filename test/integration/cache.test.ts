@@ -303,6 +303,15 @@ test('private: a cached session cannot be changed through what a read returns', 
     assert.throws(() => ((session.user.roles as string[])[0] = 'root'), TypeError);
     assert.throws(() => (session.metadata.theme = 'dark'), TypeError);
   }
+  // The same for a batch of one user's sessions (one HMGET), when it loads (this store's write
+  // dropped the entries) and when it hits.
+  const sibling = await a.createSession(alice);
+  await a.updateSessionMetadata(s.token, { theme: 'light' });
+  for (let i = 0; i < 2; i++) {
+    const [batched] = await a.getSessions([s.token, sibling.token]);
+    batched!.userId = 'mallory';
+    assert.throws(() => (batched!.metadata.theme = 'dark'), TypeError);
+  }
   const again = (await a.getSession(s.token))!;
   assert.ok(again.expiresAt > 0);
   assert.is(again.userId, 'alice');
