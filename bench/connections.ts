@@ -38,7 +38,7 @@ for (const n of COUNTS) {
 }
 const crClient = new Redis(redis.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
 const cr = new ConnectRedis(crClient);
-let next = 0;
+let next = 1_000_000;
 const tokens = await fill(10_000, (i) =>
   stores
     .get(1)!
@@ -52,91 +52,55 @@ const pick = (pool: readonly string[], w: number) => {
 };
 
 type Case = { name: string; op: string; make: (level: number) => Promise<(w: number) => Op> };
-const drainPool = (pool: string[]) => () => pool.pop();
+/** Each worker reads the pool from its own offset. */
+const each =
+  (pool: readonly string[], call: (item: string) => Promise<unknown>) =>
+  async () =>
+  (w: number): Op => {
+    const t = pick(pool, w);
+    return () => call(t());
+  };
+/** Destroys need a fresh item per call: a pool filled before the run, drained by it. */
+const draining =
+  (perSecond: number, make: () => Promise<string>, destroy: (item: string) => Promise<unknown>) =>
+  async (level: number) => {
+    const pool = await fill(Math.max(level, perSecond * (DURATION / 1000)), make);
+    return (): Op => () => {
+      const item = pool.pop();
+      return item === undefined ? null : destroy(item);
+    };
+  };
 const cases: Case[] = [];
 for (const n of COUNTS) {
   const s = stores.get(n)!;
-  const impl = `store, ${n} connection${n > 1 ? 's' : ''}`;
+  const name = `store, ${n} connection${n > 1 ? 's' : ''}`;
+  const create = () => s.createSession(benchUser(next++), { metadata: benchMetadata });
   cases.push(
+    { name, op: 'get', make: each(tokens, (t) => s.getSession(t)) },
+    { name, op: 'create', make: async () => () => create },
+    { name, op: 'refresh', make: each(tokens, (t) => s.refreshSession(t)) },
     {
-      name: impl,
-      op: 'get',
-      make: async () => (w) =>
-        (
-          (t) => () =>
-            s.getSession(t())
-        )(pick(tokens, w)),
-    },
-    {
-      name: impl,
-      op: 'create',
-      make: async () => () => () => s.createSession(benchUser(1_000_000 + next++), { metadata: benchMetadata }),
-    },
-    {
-      name: impl,
-      op: 'refresh',
-      make: async () => (w) =>
-        (
-          (t) => () =>
-            s.refreshSession(t())
-        )(pick(tokens, w)),
-    },
-    {
-      name: impl,
+      name,
       op: 'destroy',
-      make: async (level) => {
-        const pool = await fill(Math.max(level, 60_000 * (DURATION / 1000)), (i) =>
-          s.createSession(benchUser(2_000_000 + next++ + i), { metadata: benchMetadata }).then((x) => x.token),
-        );
-        const take = drainPool(pool);
-        return () => () => {
-          const t = take();
-          return t === undefined ? null : s.destroySession(t);
-        };
-      },
+      make: draining(
+        60_000,
+        () => create().then((x) => x.token),
+        (t) => s.destroySession(t),
+      ),
     },
   );
 }
+const crCreate = async () => {
+  const sid = randomBytes(24).toString('base64url');
+  await cr.set(sid, expressSession(next++, TTL));
+  return sid;
+};
+const crSession = expressSession(0, TTL);
 cases.push(
-  {
-    name: 'connect-redis',
-    op: 'get',
-    make: async () => (w) =>
-      (
-        (t) => () =>
-          cr.get(t())
-      )(pick(sids, w)),
-  },
-  {
-    name: 'connect-redis',
-    op: 'create',
-    make: async () => () => () => cr.set(randomBytes(24).toString('base64url'), expressSession(next++, TTL)),
-  },
-  {
-    name: 'connect-redis',
-    op: 'refresh',
-    make: async () => (w) =>
-      (
-        (t, sess) => () =>
-          cr.touch(t(), sess)
-      )(pick(sids, w), expressSession(0, TTL)),
-  },
-  {
-    name: 'connect-redis',
-    op: 'destroy',
-    make: async (level) => {
-      const pool = await fill(Math.max(level, 80_000 * (DURATION / 1000)), async () => {
-        const sid = randomBytes(24).toString('base64url');
-        await cr.set(sid, expressSession(next++, TTL));
-        return sid;
-      });
-      const take = drainPool(pool);
-      return () => () => {
-        const t = take();
-        return t === undefined ? null : cr.destroy(t);
-      };
-    },
-  },
+  { name: 'connect-redis', op: 'get', make: each(sids, (t) => cr.get(t)) },
+  { name: 'connect-redis', op: 'create', make: async () => () => crCreate },
+  { name: 'connect-redis', op: 'refresh', make: each(sids, (t) => cr.touch(t, crSession)) },
+  { name: 'connect-redis', op: 'destroy', make: draining(80_000, crCreate, (t) => cr.destroy(t)) },
 );
 
 const rates = new Map<string, number[]>();

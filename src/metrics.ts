@@ -298,41 +298,29 @@ export class StoreMetrics {
         }
       },
     });
-    new Gauge({
-      name: `${p}cache_entries`,
-      help: 'Sessions held in the session cache.',
-      registers,
-      collect() {
-        let total = 0;
-        for (const cache of caches) total += cache.size;
-        this.set(total);
-      },
-    });
-    new Gauge({
-      name: `${p}cache_bytes`,
-      help: 'Estimated memory of the sessions held in the session cache.',
-      registers,
-      collect() {
-        let total = 0;
-        for (const cache of caches) total += cache.bytes;
-        this.set(total);
-      },
-    });
-  }
-
-  /** Records one finished call (operation and outcome as indexes into OPERATIONS and OUTCOMES). */
-  record(op: number, outcome: number, seconds: number): void {
-    this.stats.record(op, outcome, seconds);
+    const gauge = (name: string, help: string, pick: (c: CacheEntries) => number) =>
+      new Gauge({
+        name: `${p}${name}`,
+        help,
+        registers,
+        collect() {
+          let total = 0;
+          for (const cache of caches) total += pick(cache);
+          this.set(total);
+        },
+      });
+    gauge('cache_entries', 'Sessions held in the session cache.', (c) => c.size);
+    gauge('cache_bytes', 'Estimated memory of the sessions held in the session cache.', (c) => c.bytes);
   }
 
   /** Records one finished call by name: `null`/`false` results are not_found, errors by kind. */
   observe(operation: Operation, started: number, result: unknown, err?: unknown): void {
     const outcome = err === undefined ? (result === null || result === false ? NOT_FOUND : OK) : outcomeOf(err);
-    this.stats.record(OPERATIONS.indexOf(operation), outcome, (performance.now() - started) / 1000);
+    this.stats.record(OP_INDEX.get(operation)!, outcome, (performance.now() - started) / 1000);
     this.reachable(outcome !== UNAVAILABLE);
   }
 
-  /** A store operation that times itself finished with `result` (null and false: not_found). */
+  /** A call that began at `started` finished with `result` (null and false: not_found). */
   done(operation: StoreOperation, started: number, result: unknown): void {
     this.stats.record(
       OP_INDEX.get(operation)!,
@@ -342,7 +330,7 @@ export class StoreMetrics {
     this.reachable(true);
   }
 
-  /** A store operation that times itself failed with `err`. */
+  /** A call that began at `started` failed with `err` (the outcome by its class). */
   failed(operation: StoreOperation, started: number, err: unknown): void {
     const outcome = outcomeOf(err);
     this.stats.record(OP_INDEX.get(operation)!, outcome, (performance.now() - started) / 1000);
@@ -427,7 +415,6 @@ export function instrument(store: object, metrics: StoreMetrics, selfTimed: read
   const target = store as Record<StoreOperation, AsyncMethod>;
   STORE_OPERATIONS.forEach((operation) => {
     if (selfTimed.includes(operation)) return;
-    const op = OPERATIONS.indexOf(operation);
     const inner = target[operation];
     const extra = extraFor(operation, metrics);
     // Every operation takes at most two arguments: no rest array per call.
@@ -435,19 +422,12 @@ export function instrument(store: object, metrics: StoreMetrics, selfTimed: read
       const started = performance.now();
       return inner.call(store, a, b).then(
         (result) => {
-          metrics.record(
-            op,
-            result === null || result === false ? NOT_FOUND : OK,
-            (performance.now() - started) / 1000,
-          );
-          metrics.reachable(true);
+          metrics.done(operation, started, result);
           extra?.(a, result);
           return result;
         },
         (err: unknown) => {
-          const outcome = outcomeOf(err);
-          metrics.record(op, outcome, (performance.now() - started) / 1000);
-          if (outcome === UNAVAILABLE) metrics.reachable(false);
+          metrics.failed(operation, started, err);
           throw err;
         },
       );
