@@ -277,7 +277,8 @@ export class RedisSessionStore {
     const refs = tokens.map((t, i) => this.#ref(t, `tokens[${i}]`));
     this.#assertOpen();
     const client = this.#client();
-    this.#clock.refresh(client, this.#bounded);
+    const now = performance.now(); // one clock reading for the whole batch
+    this.#clock.refresh(client, this.#bounded, now);
     const cache = this.#cache;
     const sessions: (Session | null | Promise<Session | null>)[] = new Array<Session | null>(tokens.length).fill(null);
     // One command per user: the tokens of one user fold into one HMGET.
@@ -285,7 +286,7 @@ export class RedisSessionStore {
     let hits = 0;
     refs.forEach((ref, i) => {
       if (ref === null) return;
-      const hit = cache?.hit(ref.key, ref.id);
+      const hit = cache?.hit(ref.key, ref.id, now);
       if (hit !== undefined) {
         hits++;
         return void (sessions[i] = this.#rolled(ref.key, hit, client));
