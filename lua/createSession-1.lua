@@ -5,45 +5,47 @@
 
   KEYS[1] user key  (hash: session id -> session value, "." -> bookkeeping)
   ARGV[1] public session id of the new session (hash of its token)
-  ARGV[2] idle TTL, seconds (>= 1)
-  ARGV[3] absolute TTL, seconds (0: no absolute limit)
-  ARGV[4] max live sessions for this user (0: no cap)
-  ARGV[5] metadata JSON (object of strings)
-  ARGV[6] user JSON
+  ARGV[2] the session value, built by the caller (lua/includes/_value.lua), header included
+  ARGV[3] its expiresAt, ms
+  ARGV[4] its idle TTL, seconds (>= 1)
+  ARGV[5] now: the caller's lower bound of the Redis clock when it sent this, ms (the value's
+          createdAt). An earlier `now` only makes the session end sooner and prunes less, so a
+          create that ioredis re-sends late never outlives its absolute TTL.
+  ARGV[6] max live sessions for this user (0: no cap)
 
-  Returns {value, evictedId...}: the stored value (its header holds expiresAt and createdAt) and
-  the public ids this create evicted. If the id is already live (ioredis re-sent this command
-  after a reconnect) that session is returned unchanged: create is idempotent by id.
+  Returns {1, evictedId...} when ARGV[2] was stored, and the public ids this create evicted; or
+  {value} when the id is already live (ioredis re-sent this command after a reconnect): that
+  session is returned unchanged, so create is idempotent by id.
   Codes: none.
-  Calls on the common path: 3 to 4 (TIME, HMGET, HSET, and PEXPIREAT when the key's expiry must
-  move); a new user adds PEXPIRETIME; a cap adds HLEN; pruning (only once the user's earliest
-  expiry has passed) and eviction add HGETALL and HDEL.
+  Calls on the common path: 2 to 3: HMGET, HSET, and PEXPIREAT only when the key's expiry must
+  move (a new user: PEXPIREAT NX, which also tells a new key from one written by 0.1). No TIME,
+  and no string is built here but the bookkeeping. A cap adds HLEN; pruning (only once the
+  user's earliest expiry has passed) and eviction add HGETALL and HDEL; a 0.1 key adds
+  PEXPIREAT GT and HSET.
   Not flagged allow-oom: under maxmemory with noeviction it fails with Redis's OOM error.
 ]]
 --- @include "_time"
 --- @include "_value"
 --- @include "_user"
 
-local key, sid = KEYS[1], ARGV[1]
-local idleTtl, absTtl, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local now = nowMs()
+local key, sid, value = KEYS[1], ARGV[1], ARGV[2]
+local expiresAt, idleTtl, now, cap = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
 local got = redis.call('HMGET', key, sid, META)
 if got[1] then
-  local e = parseHeader(got[1])
+  local e = expiryOf(got[1])
   if not e or e > now then return {got[1]} end
 end
-local meta, dirty = got[2], false
+local meta = got[2]
 local minE, keyE = parseMeta(meta)
 
-local evicted = {}
-local live = nil
+local evicted, live, changed = {}, nil, false
 if minE and minE <= now then
   -- Some session may have expired: prune, and learn the exact minimum while at it.
   local dead
   live, dead, minE = scanUser(key, now)
   if #dead > 0 then deleteFields(key, dead) end
-  meta, dirty = int(minE or 9007199254740991) .. '|' .. int(keyE), true
+  minE, changed = minE or MAX_MS, true
 end
 if cap > 0 then
   local count
@@ -59,12 +61,12 @@ if cap > 0 then
   end
 end
 
-local deadline = 0
-if absTtl > 0 then deadline = now + absTtl * 1000 end
-local expiresAt = expiryAt(now, idleTtl, deadline)
-local value = buildValue(expiresAt, now, now, idleTtl, deadline, ARGV[5] .. '\n' .. ARGV[6])
-storeSession(key, sid, value, meta, expiresAt, idleTtl, dirty)
+if minE then
+  storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, changed)
+else
+  storeUnknown(key, sid, value, expiresAt, idleTtl)
+end
 
-local reply = {value}
+local reply = {1}
 for i = 1, #evicted do reply[i + 1] = evicted[i] end
 return reply

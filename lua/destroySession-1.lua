@@ -25,6 +25,6 @@ if fields == 1 or (fields == 2 and got[2]) then
 else
   redis.call('HDEL', key, sid)
 end
-local e = parseHeader(got[1])
+local e = expiryOf(got[1])
 if not e then return -1 end
 return e

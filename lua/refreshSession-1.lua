@@ -28,5 +28,5 @@ if e <= now then return 0 end
 if ttl > 0 then idleTtl = ttl end
 
 local expiresAt = expiryAt(now, idleTtl, deadline)
-storeSession(key, sid, buildValue(expiresAt, createdAt, now, idleTtl, deadline, string.sub(value, rest)), got[2], expiresAt, idleTtl)
+writeSession(key, sid, buildValue(expiresAt, createdAt, now, idleTtl, deadline, string.sub(value, rest)), got[2], expiresAt, idleTtl)
 return expiresAt

@@ -33,5 +33,5 @@ if now - accessedAt < touchAfter then return value end
 local slid = expiryAt(now, idleTtl, deadline)
 if slid < e then slid = e end
 value = buildValue(slid, createdAt, now, idleTtl, deadline, string.sub(value, rest))
-storeSession(key, sid, value, got[2], slid, idleTtl)
+writeSession(key, sid, value, got[2], slid, idleTtl)
 return value

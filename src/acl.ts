@@ -14,7 +14,6 @@ export const SCRIPT_COMMANDS = [
   'hgetall',
   'del',
   'pexpireat',
-  'pexpiretime',
   'time',
 ] as const;
 

@@ -13,8 +13,9 @@ const RESOLUTION_MS = 1;
  * without a round trip. Each sample sends TIME to every master and takes the midpoint of the
  * round trip; the bound is half the round trip (plus drift since, and on a Cluster the spread
  * between masters). Plain reads decide expiry against `latest()`: a session that might have
- * expired is treated as expired, so a read is never more lenient than the write scripts, which
- * decide on the Redis clock itself.
+ * expired is treated as expired. Writes that cannot extend a session pass `latest()` (update,
+ * rotate) or `earliest()` (create: its createdAt and deadline) to their scripts instead of
+ * calling TIME; refresh and touch, which extend, read TIME in the script.
  */
 export class RedisClock {
   private offset = 0;
@@ -35,6 +36,11 @@ export class RedisClock {
   /** The latest the Redis clock can read at `at` (performance.now()): the line for "might have expired". */
   latest(at = performance.now()): number {
     return at + this.offset + this.uncertainty(at);
+  }
+
+  /** The earliest the Redis clock can read at `at`: a time that has surely passed there. */
+  earliest(at = performance.now()): number {
+    return at + this.offset - this.uncertainty(at);
   }
 
   /** Whether the last sample is old enough to take another. */

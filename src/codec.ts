@@ -1,6 +1,23 @@
 import { CorruptSessionError } from './errors.js';
 import type { AuthUser, Session } from './types.js';
 
+/** The header fields of a stored value, in their order (ms; idleTtl in seconds; deadline 0: none). */
+export interface ValueHeader {
+  expiresAt: number;
+  createdAt: number;
+  lastAccessedAt: number;
+  idleTtl: number;
+  deadline: number;
+}
+
+/**
+ * A session value as the scripts store it, built here for createSession so that no script
+ * formats or concatenates it: the same format as `buildValue` in lua/includes/_value.lua.
+ */
+export function encodeValue(h: ValueHeader, metadataJson: string, userJson: string): string {
+  return `1|${h.expiresAt}|${h.createdAt}|${h.lastAccessedAt}|${h.idleTtl}|${h.deadline}|${metadataJson}\n${userJson}`;
+}
+
 /**
  * Decodes what the scripts store (see lua/includes/_value.lua):
  *   "1|expiresAt|createdAt|lastAccessedAt|idleTtl|deadline|<metadata JSON>\n<user JSON>"

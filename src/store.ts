@@ -30,6 +30,7 @@ import {
   destroyAllCall,
   destroyCall,
   metadataCall,
+  newHeader,
   refreshCall,
   rotateCall,
   touchCall,
@@ -195,18 +196,21 @@ export class RedisSessionStore {
     const tag = userTag(encodedUser.id);
     const token = newToken(tag);
     const id = sessionIdOf(token);
+    // createdAt is a time that has surely passed on the Redis clock: a create that lands late
+    // (re-sent after a reconnect) only ends sooner, never past its absolute TTL.
+    const header = newHeader(this.#clock.earliest(), ttl, o.absoluteTtl);
     const call = createCall({
       key: userKey(o.keyPrefix, tag),
       id,
-      ttl,
-      absoluteTtl: o.absoluteTtl,
+      header,
       maxSessionsPerUser: o.maxSessionsPerUser,
       metadataJson,
       userJson: encodedUser.json,
     });
-    // The stored data is what was just validated: only the header (server times) is read back.
-    const { header, evicted } = decodeCreate(await this.#write(call));
-    const [expiresAt, createdAt, lastAccessedAt] = header;
+    // The stored data is what was just validated: only the header is read back, when the id
+    // was already live.
+    const { header: stored, evicted } = decodeCreate(await this.#write(call), header);
+    const [expiresAt, createdAt, lastAccessedAt] = stored;
     return {
       id,
       userId: encodedUser.id,
@@ -360,7 +364,7 @@ export class RedisSessionStore {
     const json = encodePatch(patch, max);
     const ref = this.#ref(token);
     if (ref === null) return false;
-    return decodeMetadata(await this.#write(metadataCall(ref.key, ref.id, json, max)), max);
+    return decodeMetadata(await this.#write(metadataCall(ref.key, ref.id, json, max, this.#clock.latest())), max);
   }
 
   /** Whole seconds until the session expires (rounded up), or null when there is no live session. */
@@ -388,7 +392,8 @@ export class RedisSessionStore {
     if (ref === null) return null;
     const next = newToken(token.slice(0, token.indexOf('.')));
     const id = sessionIdOf(next);
-    const session = decodeValueReply(id, await this.#write(rotateCall(ref.key, ref.id, id)));
+    const sent = rotateCall(ref.key, ref.id, id, this.#clock.latest());
+    const session = decodeValueReply(id, await this.#write(sent), this.#clock.latest());
     return session === null ? null : { ...session, token: next };
   }
 

@@ -7,11 +7,11 @@
 --                recomputes it, so it may sit below the true minimum, never above. While it is
 --                in the future every session in the hash is live: HLEN - 1 is the exact count,
 --                and nothing needs pruning.
---     keyExpiry  the key's PEXPIREAT. The key outlives every session it holds; it is moved
---                with slack (an eighth of the idle TTL), so rolling and refreshing sessions move
---                it at most once per slack, not on every write.
+--     keyExpiry  at most the key's PEXPIREAT. The key outlives every session it holds; it is
+--                moved with slack (an eighth of the idle TTL), so rolling and refreshing sessions
+--                move it at most once per slack, not on every write.
 -- A hash without bookkeeping belongs to a new user (or was written by 0.1, which kept the
--- index in a second key): its minimum is unknown (0), and its TTL is read once.
+-- index in a second key): see storeUnknown.
 
 local META = '.'
 
@@ -22,35 +22,47 @@ local function parseMeta(m)
   return tonumber(a), tonumber(b)
 end
 
--- The bookkeeping after a session of this user now expires at `expiresAt`: the new "." value
--- (nil when unchanged) and the PEXPIREAT to send (nil when the key already lives long enough).
--- `meta` is the "." field as read (false when absent); `dirty`: write it even if unchanged.
-local function planUser(key, meta, expiresAt, idleTtl, dirty)
-  local minE, keyE = parseMeta(meta)
-  if not minE then
-    local current = redis.call('PEXPIRETIME', key)
-    if current == -2 then minE = expiresAt else minE = 0 end
-    if current > 0 then keyE = current else keyE = 0 end
-  end
-  local newMin, pexpire = minE, nil
-  if expiresAt < newMin then newMin = expiresAt end
+-- No expiry is later than this (ms): the minimum of a user with no live session.
+local MAX_MS = 9007199254740991
+
+-- Writes a session value, and the bookkeeping when it changes, in one HSET; then moves the
+-- key's expiry if due. minE and keyE are the bookkeeping as read, or as a scan just recomputed
+-- it (`changed`: write it even if this session does not move it).
+local function storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, changed)
+  if expiresAt < minE then minE, changed = expiresAt, true end
+  local pexpire = nil
   if expiresAt > keyE then
     keyE = expiresAt + math.floor(idleTtl * 125)
-    pexpire = keyE
+    pexpire, changed = keyE, true
   end
-  if meta and not dirty and newMin == minE and not pexpire then return nil, nil end
-  return int(newMin) .. '|' .. int(keyE), pexpire
-end
-
--- Writes a session value and the bookkeeping in one HSET, then moves the key's expiry if due.
-local function storeSession(key, sid, value, meta, expiresAt, idleTtl, dirty)
-  local newMeta, pexpire = planUser(key, meta, expiresAt, idleTtl, dirty)
-  if newMeta then
-    redis.call('HSET', key, sid, value, META, newMeta)
+  if changed then
+    redis.call('HSET', key, sid, value, META, int(minE) .. '|' .. int(keyE))
   else
     redis.call('HSET', key, sid, value)
   end
   if pexpire then redis.call('PEXPIREAT', key, int(pexpire)) end
+end
+
+-- A user without bookkeeping: a new one, or a key written by 0.1. After the HSET, PEXPIREAT NX
+-- succeeds exactly on a key without a TTL, which is a new key (0.1 gave every key one). A 0.1
+-- key keeps a longer TTL (GT), and its minimum is unknown (0) until the next create scans it.
+local function storeUnknown(key, sid, value, expiresAt, idleTtl)
+  local keyE = int(expiresAt + math.floor(idleTtl * 125))
+  redis.call('HSET', key, sid, value, META, int(expiresAt) .. '|' .. keyE)
+  if redis.call('PEXPIREAT', key, keyE, 'NX') == 0 then
+    redis.call('PEXPIREAT', key, keyE, 'GT')
+    redis.call('HSET', key, META, '0|' .. keyE)
+  end
+end
+
+-- Writes a session of a user whose "." field read `meta` (false when absent).
+local function writeSession(key, sid, value, meta, expiresAt, idleTtl)
+  local minE, keyE = parseMeta(meta)
+  if minE then
+    storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, false)
+  else
+    storeUnknown(key, sid, value, expiresAt, idleTtl)
+  end
 end
 
 -- Reads every session of the user (one HGETALL: only on the rare paths, the cap and pruning).

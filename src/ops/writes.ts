@@ -1,4 +1,4 @@
-import { decodeHeader, decodeSession } from '../codec.js';
+import { decodeHeader, decodeSession, encodeValue, type ValueHeader } from '../codec.js';
 import { CorruptSessionError, InvalidInputError } from '../errors.js';
 import type { ScriptCall } from '../transport/scripts.js';
 import type { Session } from '../types.js';
@@ -7,29 +7,58 @@ import { ReplyCode } from './codes.js';
 // One pure builder (KEYS and ARGV, strings only) and one pure decoder (reply -> result or typed
 // error) per write script, tested without a server. Each follows its script's header in lua/.
 
+/**
+ * A new session's header. `now` is the caller's earliest bound of the Redis clock (ms): the
+ * session expires `ttl` seconds after it, never after `absoluteTtl` seconds (0: no limit).
+ */
+export function newHeader(now: number, ttl: number, absoluteTtl: number): ValueHeader {
+  const createdAt = Math.floor(now);
+  const deadline = absoluteTtl > 0 ? createdAt + absoluteTtl * 1000 : 0;
+  const idle = createdAt + ttl * 1000;
+  const expiresAt = deadline > 0 && idle > deadline ? deadline : idle;
+  return { expiresAt, createdAt, lastAccessedAt: createdAt, idleTtl: ttl, deadline };
+}
+
 export interface CreateArgs {
   key: string;
   id: string;
-  ttl: number;
-  absoluteTtl: number;
+  /** The new session's header: createdAt is the caller's earliest bound of the Redis clock. */
+  header: ValueHeader;
   maxSessionsPerUser: number;
   metadataJson: string;
   userJson: string;
 }
 
 export function createCall(a: CreateArgs): ScriptCall {
+  const h = a.header;
   return {
     script: 'createSession',
     keys: [a.key],
-    args: [a.id, String(a.ttl), String(a.absoluteTtl), String(a.maxSessionsPerUser), a.metadataJson, a.userJson],
+    args: [
+      a.id,
+      encodeValue(h, a.metadataJson, a.userJson),
+      String(h.expiresAt),
+      String(h.idleTtl),
+      String(h.createdAt),
+      String(a.maxSessionsPerUser),
+    ],
   };
 }
 
-/** The stored header's expiresAt, createdAt and lastAccessedAt, and the ids the cap evicted. */
-export function decodeCreate(reply: unknown): { header: [number, number, number]; evicted: string[] } {
+/**
+ * The stored header's expiresAt, createdAt and lastAccessedAt, and the ids the cap evicted.
+ * The script replies 1 when it stored the value sent (`sent`), or the value of the session
+ * already live under this id (a create re-sent after a reconnect).
+ */
+export function decodeCreate(
+  reply: unknown,
+  sent: ValueHeader,
+): { header: [number, number, number]; evicted: string[] } {
   if (!Array.isArray(reply) || reply.length === 0) throw new CorruptSessionError('unexpected createSession reply');
+  const evicted = reply.slice(1).map(String);
+  if (reply[0] === 1) return { header: [sent.expiresAt, sent.createdAt, sent.lastAccessedAt], evicted };
   const [expiresAt, createdAt, lastAccessedAt] = decodeHeader(reply[0]);
-  return { header: [expiresAt, createdAt, lastAccessedAt], evicted: reply.slice(1).map(String) };
+  return { header: [expiresAt, createdAt, lastAccessedAt], evicted };
 }
 
 /** ttl 0: keep the session's own idle TTL. */
@@ -62,8 +91,13 @@ export function decodeDestroy(reply: unknown, latest: number): boolean {
   return n > latest;
 }
 
-export function metadataCall(key: string, id: string, patchJson: string, maxBytes: number): ScriptCall {
-  return { script: 'updateSessionMetadata', keys: [key], args: [id, patchJson, String(maxBytes)] };
+/** `latest`: the latest the Redis clock can read now (the script's line for "expired"). */
+export function metadataCall(key: string, id: string, patchJson: string, maxBytes: number, latest: number): ScriptCall {
+  return {
+    script: 'updateSessionMetadata',
+    keys: [key],
+    args: [id, patchJson, String(maxBytes), String(Math.ceil(latest))],
+  };
 }
 
 export function decodeMetadata(reply: unknown, maxBytes: number): boolean {
@@ -74,13 +108,20 @@ export function decodeMetadata(reply: unknown, maxBytes: number): boolean {
   return n === 1;
 }
 
-export function rotateCall(key: string, oldId: string, newId: string): ScriptCall {
-  return { script: 'rotateSession', keys: [key], args: [oldId, newId] };
+/** `latest`: as for metadataCall; also the rotated session's lastAccessedAt. */
+export function rotateCall(key: string, oldId: string, newId: string, latest: number): ScriptCall {
+  return { script: 'rotateSession', keys: [key], args: [oldId, newId, String(Math.ceil(latest))] };
 }
 
-/** touchSession and rotateSession reply with a session value, or nil. */
-export function decodeValueReply(id: string, reply: unknown): Session | null {
-  return reply === null || reply === undefined ? null : decodeSession(id, reply);
+/**
+ * touchSession and rotateSession reply with a session value, or nil. A rotation may land on a
+ * session that expired while it was in flight (it moves it, still expired): pass `latest` to
+ * report that as null.
+ */
+export function decodeValueReply(id: string, reply: unknown, latest = Number.NEGATIVE_INFINITY): Session | null {
+  if (reply === null || reply === undefined) return null;
+  const session = decodeSession(id, reply);
+  return session.expiresAt > latest ? session : null;
 }
 
 /** keepId '': keep none. */

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { luaScripts, type ScriptName } from '../../src/lua.generated.js';
 import { ReplyCode } from '../../src/ops/codes.js';
+import { createCall, newHeader } from '../../src/ops/writes.js';
 import { useRedis } from '../helpers/redis.js';
 
 // Each script called directly with EVAL on planted data: every documented reply is reached.
@@ -29,6 +30,13 @@ async function plant(sessions: Record<string, [v: string | ((exp: number) => str
   await redis().admin.pexpireat(K, keyExp);
 }
 const expOf = (v: string) => Number(v.split('|')[1]);
+/** createSession as the store sends it (its value built by src/ops/writes.ts), `now` read from Redis. */
+async function create(sid: string, ttl: number, absoluteTtl: number, cap: number, metadataJson = '{}') {
+  const header = newHeader(await now(), ttl, absoluteTtl);
+  const call = createCall({ key: K, id: sid, header, maxSessionsPerUser: cap, metadataJson, userJson: USER });
+  return (await redis().admin.eval(luaScripts.createSession.body, 1, K, ...call.args)) as unknown[];
+}
+const stored = async (sid: string) => (await redis().admin.hget(K, sid))!;
 const meta = async () => (await redis().admin.hget(K, '.'))!.split('|').map(Number) as [number, number];
 const live =
   (created: number, access: number, ttl: number, deadline: number, m = '{}') =>
@@ -37,7 +45,8 @@ const live =
 
 test('createSession: a new user gets value, bookkeeping and a key TTL with slack', async () => {
   const t0 = await now();
-  const [v] = (await run('createSession', 's1', 80, 0, 0, '{"a":"b"}', USER)) as [string];
+  assert.equal(await create('s1', 80, 0, 0, '{"a":"b"}'), [1], 'stored what was sent');
+  const v = await stored('s1');
   assert.match(v, /^1\|\d+\|\d+\|\d+\|80\|0\|\{"a":"b"\}\n/);
   const exp = expOf(v);
   assert.ok(exp >= t0 + 80_000 && exp <= t0 + 81_000);
@@ -46,14 +55,15 @@ test('createSession: a new user gets value, bookkeeping and a key TTL with slack
   assert.is(keyExp, exp + 10_000, 'slack: an eighth of the idle TTL');
   assert.is(await redis().admin.pexpiretime(K), keyExp);
   // A shorter session later lowers the minimum but never shortens the key's TTL.
-  const [v2] = (await run('createSession', 's2', 5, 0, 0, '{}', USER)) as [string];
-  assert.equal(await meta(), [expOf(v2), keyExp]);
+  await create('s2', 5, 0, 0);
+  assert.equal(await meta(), [expOf(await stored('s2')), keyExp]);
   assert.is(await redis().admin.pexpiretime(K), keyExp);
 });
 
 test('createSession: absolute TTL clamps the expiry', async () => {
   const t0 = await now();
-  const [v] = (await run('createSession', 's1', 600, 10, 0, '{}', USER)) as [string];
+  await create('s1', 600, 10, 0);
+  const v = await stored('s1');
   const deadline = Number(v.split('|')[5]);
   assert.is(expOf(v), deadline);
   assert.ok(deadline >= t0 + 10_000 && deadline <= t0 + 11_000);
@@ -62,14 +72,16 @@ test('createSession: absolute TTL clamps the expiry', async () => {
 test('createSession: an existing live id is returned unchanged (idempotent re-send)', async () => {
   const t = await now();
   await plant({ s1: [live(1, 2, 60, 0), t + 50_000] });
-  const reply = (await run('createSession', 's1', 60, 0, 0, '{"x":"y"}', USER)) as [string];
+  const reply = await create('s1', 60, 0, 0, '{"x":"y"}');
   assert.equal(reply, [value(t + 50_000, 1, 2, 60, 0)]);
+  assert.is(await stored('s1'), value(t + 50_000, 1, 2, 60, 0), 'unchanged');
 });
 
 test("createSession: prunes the user's expired sessions once the earliest expiry has passed", async () => {
   const t = await now();
   await plant({ old: [live(1, 1, 1, 0), t - 1], keep: [live(1, 1, 60, 0), t + 30_000] });
-  const [v] = (await run('createSession', 's1', 60, 0, 0, '{}', USER)) as [string];
+  await create('s1', 60, 0, 0);
+  const v = await stored('s1');
   assert.is(await redis().admin.hexists(K, 'old'), 0);
   assert.equal((await redis().admin.hkeys(K)).sort(), ['.', 'keep', 's1']);
   assert.is((await meta())[0], Math.min(t + 30_000, expOf(v)), 'the minimum is exact again');
@@ -83,16 +95,15 @@ test('createSession: at the cap evicts least recently used (malformed first) and
     c: [live(1, t - 1000, 60, 0), t + 80_000],
     bad: ['garbage', t + 70_000],
   });
-  const reply = (await run('createSession', 'new', 60, 0, 3, '{}', USER)) as string[];
-  assert.equal(reply.slice(1), ['bad', 'b']);
+  const reply = await create('new', 60, 0, 3);
+  assert.equal(reply, [1, 'bad', 'b']);
   assert.equal((await redis().admin.hkeys(K)).sort(), ['.', 'a', 'c', 'new']);
 });
 
 test('createSession: expired sessions do not count towards the cap', async () => {
   const t = await now();
   await plant({ gone: [live(1, 1, 1, 0), t - 10], a: [live(1, 1, 60, 0), t + 60_000] });
-  const reply = (await run('createSession', 'new', 60, 0, 2, '{}', USER)) as string[];
-  assert.equal(reply.slice(1), []);
+  assert.equal(await create('new', 60, 0, 2), [1]);
   assert.equal((await redis().admin.hkeys(K)).sort(), ['.', 'a', 'new']);
 });
 
@@ -100,11 +111,22 @@ test('createSession on 0.1 data (no bookkeeping): keeps the longer TTL, then pru
   const t = await now();
   await redis().admin.hset(K, 'old', value(t - 5, 1, 1, 1, 0), 'long', value(t + 900_000, 1, 1, 900, 0));
   await redis().admin.pexpireat(K, t + 900_000);
-  await run('createSession', 's1', 60, 0, 0, '{}', USER);
+  await create('s1', 60, 0, 0);
   assert.is(await redis().admin.pexpiretime(K), t + 900_000, 'never shortened');
   assert.is((await meta())[0], 0, 'minimum unknown: the next create looks at every session');
-  await run('createSession', 's2', 60, 0, 0, '{}', USER);
+  await create('s2', 60, 0, 0);
   assert.is(await redis().admin.hexists(K, 'old'), 0);
+});
+
+test('createSession on 0.1 data whose TTL is shorter: the key is made to outlive the new session', async () => {
+  const t = await now();
+  await redis().admin.hset(K, 'old', value(t + 5000, 1, 1, 5, 0));
+  await redis().admin.pexpireat(K, t + 5000);
+  await create('s1', 60, 0, 0);
+  const [min, keyExp] = await meta();
+  assert.is(min, 0);
+  assert.is(keyExp, expOf(await stored('s1')) + 7500);
+  assert.is(await redis().admin.pexpiretime(K), keyExp);
 });
 
 test('touchSession: nil absent or expired; no write within touchAfter; slides after; malformed untouched', async () => {
@@ -161,34 +183,36 @@ test('destroySession: expiry of what it destroyed, 0 absent, -1 malformed; the l
 
 test('updateSessionMetadata: 1 patched, 0 absent or expired, -1 malformed, -2 over the limit', async () => {
   const t = await now();
-  assert.is(await run('updateSessionMetadata', 'none', '{"a":"b"}', 100), NOT_FOUND);
+  assert.is(await run('updateSessionMetadata', 'none', '{"a":"b"}', 100, t), NOT_FOUND);
   await plant({
     s: [live(1, 2, 60, 0, '{"keep":"1","drop":"2"}'), t + 60_000],
     gone: [live(1, 1, 1, 0), t - 1],
     bad: [live(1, 1, 60, 0, '{oops'), t + 60_000],
   });
-  assert.is(await run('updateSessionMetadata', 'gone', '{"a":"b"}', 100), NOT_FOUND);
-  assert.is(await run('updateSessionMetadata', 's', '{"drop":null,"new":"x"}', 100), 1);
+  assert.is(await run('updateSessionMetadata', 'gone', '{"a":"b"}', 100, t), NOT_FOUND);
+  assert.is(await run('updateSessionMetadata', 's', '{"drop":null,"new":"x"}', 100, t), 1);
   const v = (await redis().admin.hget(K, 's'))!;
   assert.equal(JSON.parse(v.split('|')[6]!.split('\n')[0]!), { keep: '1', new: 'x' });
-  assert.is(expOf(v), t + 60_000, 'expiry unchanged');
-  assert.is(await run('updateSessionMetadata', 's', '{"big":"0123456789"}', 10), TOO_LARGE);
+  assert.is(v, value(t + 60_000, 1, 2, 60, 0, '{"keep":"1","new":"x"}'), 'header copied as it was');
+  assert.is(await run('updateSessionMetadata', 's', '{"big":"0123456789"}', 10, t), TOO_LARGE);
   assert.is(await redis().admin.hget(K, 's'), v, 'nothing written');
-  assert.is(await run('updateSessionMetadata', 'bad', '{"a":"b"}', 100), MALFORMED);
+  assert.is(await run('updateSessionMetadata', 'bad', '{"a":"b"}', 100, t), MALFORMED);
+  // Sent while the session was live, landing after it expired: patched, and still expired.
+  assert.is(await run('updateSessionMetadata', 'gone', '{"a":"b"}', 100, t - 10), 1);
+  assert.is(expOf(await stored('gone')), t - 1);
 });
 
 test('rotateSession: moves the session, nil when not live, idempotent when the new id exists', async () => {
   const t = await now();
   await plant({ old: [live(5, 6, 60, 0, '{"m":"1"}'), t + 40_000], gone: [live(1, 1, 1, 0), t - 1] });
-  const moved = (await run('rotateSession', 'old', 'new')) as string;
-  assert.is(expOf(moved), t + 40_000, 'same expiry');
-  assert.is(moved.split('|')[2], '5', 'same createdAt');
+  const moved = (await run('rotateSession', 'old', 'new', t)) as string;
+  assert.is(moved, value(t + 40_000, 5, t, 60, 0, '{"m":"1"}'), 'same expiry and createdAt; accessed now');
   assert.equal((await redis().admin.hkeys(K)).sort(), ['.', 'gone', 'new']);
-  assert.is(await run('rotateSession', 'old', 'new'), moved, 'a re-send returns the rotated session');
-  assert.is(await run('rotateSession', 'old', 'other'), null);
-  assert.is(await run('rotateSession', 'gone', 'other'), null);
+  assert.is(await run('rotateSession', 'old', 'new', t), moved, 'a re-send returns the rotated session');
+  assert.is(await run('rotateSession', 'old', 'other', t), null);
+  assert.is(await run('rotateSession', 'gone', 'other', t), null);
   await redis().admin.hset(K, 'bad', 'junk');
-  assert.is(await run('rotateSession', 'bad', 'other'), 'junk', 'malformed: returned unmoved');
+  assert.is(await run('rotateSession', 'bad', 'other', t), 'junk', 'malformed: returned unmoved');
   assert.is(await redis().admin.hexists(K, 'other'), 0);
 });
 
