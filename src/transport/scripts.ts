@@ -30,6 +30,9 @@ export function routeKey(r: Request): string {
 const SHAS = Object.fromEntries(
   Object.entries(luaScripts).map(([name, s]) => [name, hash('sha1', s.body, 'hex')]),
 ) as Record<ScriptName, string>;
+const KEY_COUNTS = Object.fromEntries(
+  Object.entries(luaScripts).map(([name, s]) => [name, String(s.numberOfKeys)]),
+) as Record<ScriptName, string>;
 
 export function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
@@ -38,10 +41,11 @@ export function isNoScript(err: unknown): boolean {
 /** The request as one command: EVALSHA by SHA, or EVAL with the body (which also reloads the cache). */
 export function toCommand(r: Request, withBody = false): Command {
   if (!isScriptCall(r)) return [r.command, ...r.args];
-  const script = luaScripts[r.script];
-  return withBody
-    ? ['EVAL', script.body, String(script.numberOfKeys), ...r.keys, ...r.args]
-    : ['EVALSHA', SHAS[r.script], String(script.numberOfKeys), ...r.keys, ...r.args];
+  return [withBody ? 'EVAL' : 'EVALSHA', ...scriptArgs(r, withBody)];
+}
+
+function scriptArgs(r: ScriptCall, withBody: boolean): string[] {
+  return [withBody ? luaScripts[r.script].body : SHAS[r.script], KEY_COUNTS[r.script], ...r.keys, ...r.args];
 }
 
 /**
@@ -55,10 +59,9 @@ export class Scripts {
 
   /** Sends one request; a script that Redis lost is re-sent with its body. */
   send(client: RedisClient, r: Request): Promise<unknown> {
-    const [name, ...args] = toCommand(r);
-    const sent = client.send(name, args);
-    if (!isScriptCall(r)) return sent;
-    return sent.catch((err: unknown) => {
+    // Called on every operation: one argument array, no command array to take apart.
+    if (!isScriptCall(r)) return client.send(r.command, r.args);
+    return client.send('EVALSHA', scriptArgs(r, false)).catch((err: unknown) => {
       if (!isNoScript(err)) throw err;
       return this.reload(client, r);
     });
@@ -67,8 +70,7 @@ export class Scripts {
   /** After NOSCRIPT: EVAL with the body. */
   reload(client: RedisClient, call: ScriptCall): Promise<unknown> {
     this.onReload?.(call.script);
-    const [name, ...args] = toCommand(call, true);
-    return client.send(name, args);
+    return client.send('EVAL', scriptArgs(call, true));
   }
 
   /**
