@@ -57,6 +57,18 @@ const popFrom = (ctx: BenchContext, id: string) => {
 };
 const uid = (ctx: BenchContext) => ctx.next++;
 
+/** Fresh sessions for a destroy case to use up. */
+const refillDestroy = (c: BenchContext, n: number) =>
+  fill(n, () => c.store.createSession(benchUser(uid(c)), { metadata: benchMetadata }).then((s) => s.token));
+
+const destroyOp = (c: BenchContext, store: RedisSessionStore, id: string): Op => {
+  const next = popFrom(c, id);
+  return () => {
+    const t = next();
+    return t === undefined ? null : store.destroySession(t);
+  };
+};
+
 /** Fills n items with `make`, 256 in flight. */
 export async function fill(n: number, make: (i: number) => Promise<string>): Promise<string[]> {
   const out: string[] = new Array(n);
@@ -208,15 +220,8 @@ export const CASES: Case[] = [
     id: 'store.destroy',
     operation: 'destroy',
     impl: 'store',
-    refill: (c, n) =>
-      fill(n, () => c.store.createSession(benchUser(uid(c)), { metadata: benchMetadata }).then((s) => s.token)),
-    op: (c) => {
-      const next = popFrom(c, 'store.destroy');
-      return () => {
-        const t = next();
-        return t === undefined ? null : c.store.destroySession(t);
-      };
-    },
+    refill: (c, n) => refillDestroy(c, n),
+    op: (c) => destroyOp(c, c.store, 'store.destroy'),
   },
   // Metrics overhead: the same calls with metrics: false
   {
@@ -233,6 +238,22 @@ export const CASES: Case[] = [
       const t = pick(c.pools.storeTokens, w);
       return () => c.bare.getSession(t());
     },
+  },
+  {
+    id: 'bare.refresh',
+    operation: 'refresh',
+    impl: 'store (metrics off)',
+    op: (c, w) => {
+      const t = pick(c.pools.storeTokens, w);
+      return () => c.bare.refreshSession(t());
+    },
+  },
+  {
+    id: 'bare.destroy',
+    operation: 'destroy',
+    impl: 'store (metrics off)',
+    refill: (c, n) => refillDestroy(c, n),
+    op: (c) => destroyOp(c, c.bare, 'bare.destroy'),
   },
   // The limit a Node client reaches
   {
@@ -428,4 +449,6 @@ export const COMPARISONS: Record<string, string[]> = {
   'store.destroy': ['cr.destroy', 'multi.destroy', 'naive.destroy'],
   'bare.create': ['store.create'],
   'bare.get': ['store.get'],
+  'bare.refresh': ['store.refresh'],
+  'bare.destroy': ['store.destroy'],
 };
