@@ -7,12 +7,11 @@
  * in flight, cases interleaved within each round. Writes results/connections.md.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { RedisSessionStore } from '../src/index.js';
 import { argOf } from './args.js';
+import { writeResult } from './results-file.js';
 import { startEmbeddedRedis } from '../tools/redis-server.js';
 import { ConnectRedis } from './baselines.js';
 import { fill } from './cases.js';
@@ -142,9 +141,7 @@ const lines = [
   `connect-redis ops/s (median): ${LEVELS.flatMap((l) => ops.map((op) => `${op} @${l} ${Math.round(summarize(rates.get(`connect-redis|${op}|${l}`)!).median).toLocaleString('en')}`)).join(', ')}`,
   '',
 ];
-const out = join(import.meta.dirname, 'results', 'connections.md');
-writeFileSync(out, lines.join('\n'));
-process.stdout.write(`${lines.join('\n')}\nwritten to ${out}\n`);
+writeResult('connections.md', lines);
 for (const s of stores.values()) await s.close();
 crClient.disconnect();
 await redis.stop();

@@ -12,11 +12,10 @@
  * the invalidation arrived before the writer's own reply. Writes results/revocation.md.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisSessionStore } from '../src/index.js';
 import { argOf } from './args.js';
+import { writeResult } from './results-file.js';
 import { startEmbeddedRedis } from '../tools/redis-server.js';
 import { benchMetadata, benchUser } from './payload.js';
 import { percentile, summarize } from './stats.js';
@@ -157,7 +156,5 @@ if (process.env.REVOCATION_WRITER_URL !== undefined) {
     `Targets: p99 <= 1 ms (${p99 <= 1 ? 'met' : '**missed**'}: ${fmt(p99)}), max <= 10 ms (${max <= 10 ? 'met' : '**missed**'}: ${fmt(max)}).`,
     '',
   ];
-  const out = join(import.meta.dirname, 'results', 'revocation.md');
-  writeFileSync(out, lines.join('\n'));
-  process.stdout.write(`${lines.join('\n')}\nwritten to ${out}\n`);
+  writeResult('revocation.md', lines);
 }

@@ -6,8 +6,6 @@
  * an exporter that drops what it gets). Absent and no-SDK rounds alternate first (a tracer that
  * once had an SDK keeps it); then SDK rounds alternate with absent ones. Writes results/tracing.md.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -15,6 +13,7 @@ import { Registry } from 'prom-client';
 import { RedisSessionStore } from '../src/index.js';
 import { startEmbeddedRedis } from '../tools/redis-server.js';
 import { argOf } from './args.js';
+import { writeResult } from './results-file.js';
 import { fill } from './cases.js';
 import { drive } from './driver.js';
 import { benchMetadata, benchUser } from './payload.js';
@@ -94,9 +93,7 @@ const lines = [
   `absent ops/s (median): get ${Math.round(summarize(rates.get('absent|get')!).median).toLocaleString('en')}, create ${Math.round(summarize(rates.get('absent|create')!).median).toLocaleString('en')}`,
   '',
 ];
-const out = join(import.meta.dirname, 'results', 'tracing.md');
-writeFileSync(out, lines.join('\n'));
-process.stdout.write(`${lines.join('\n')}\nwritten to ${out}\n`);
+writeResult('tracing.md', lines);
 await provider.shutdown();
 await absent.close();
 await traced.close();
