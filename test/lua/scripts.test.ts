@@ -129,6 +129,21 @@ test('createSession on 0.1 data whose TTL is shorter: the key is made to outlive
   assert.is(await redis().admin.pexpiretime(K), keyExp);
 });
 
+test('refreshSession on 0.1 data (no bookkeeping): the key outlives the session, and never loses TTL', async () => {
+  const t = await now();
+  await redis().admin.hset(K, 's', value(t + 5000, 1, 1, 60, 0), 'long', value(t + 900_000, 1, 1, 900, 0));
+  await redis().admin.pexpireat(K, t + 900_000);
+  const e = Number(await run('refreshSession', 's', 0));
+  assert.ok(e >= t + 60_000);
+  assert.is(await redis().admin.pexpiretime(K), t + 900_000, 'the longer TTL is kept');
+  assert.equal(await meta(), [0, e + 7500], 'minimum unknown until a create scans');
+  // The same on a key whose TTL is shorter than the refreshed session: it is lengthened.
+  await redis().admin.hdel(K, '.', 'long');
+  await redis().admin.pexpireat(K, t + 5000);
+  const e2 = Number(await run('refreshSession', 's', 0));
+  assert.is(await redis().admin.pexpiretime(K), e2 + 7500);
+});
+
 test('touchSession: nil absent or expired; no write within touchAfter; slides after; malformed untouched', async () => {
   const t = await now();
   assert.is(await run('touchSession', 'none', 0), null);
