@@ -21,6 +21,8 @@ export interface LoadRecord {
   maxCallMs: number;
   /** Calls that resolved with null, false or 0 for a token known to be live and acknowledged. */
   falseAbsent: number;
+  /** The tokens those reads were for. */
+  absentTokens: Set<string>;
 }
 
 export interface MixedLoadOptions {
@@ -54,6 +56,11 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
     samples: new Set(),
     maxCallMs: 0,
     falseAbsent: 0,
+    absentTokens: new Set(),
+  };
+  const absent = (t: string) => {
+    rec.falseAbsent++;
+    rec.absentTokens.add(t);
   };
   let stop = false;
   void options.until.then(() => (stop = true));
@@ -110,11 +117,11 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
       } else if (kind === 6 && options.batches) {
         const batch = tokens.slice(-20);
         const got = await call(() => store.getSessions(batch));
-        if (got) rec.falseAbsent += got.filter((s, j) => s === null && !rec.uncertain.has(batch[j]!)).length;
+        got?.forEach((s, j) => s === null && !rec.uncertain.has(batch[j]!) && absent(batch[j]!));
       } else {
         const t = tokens[i % tokens.length]!;
         const got = await call(() => store.getSession(t));
-        if (got === null && !rec.uncertain.has(t)) rec.falseAbsent++;
+        if (got === null && !rec.uncertain.has(t)) absent(t);
       }
     }
   }

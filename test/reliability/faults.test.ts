@@ -47,16 +47,20 @@ async function killRestartRun(fsync: 'always' | 'everysec'): Promise<{
       50,
     );
     const result = await audit(store, rec);
-    const outsidePostponement = result.missing.filter((t) => {
+    const postponed = (t: string) => {
       const acked = rec.ackedAt.get(t)!;
-      return !killedAt.some((k) => acked <= k && k - acked <= AOF_POSTPONE_MS);
-    }).length;
+      return killedAt.some((k) => acked <= k && k - acked <= AOF_POSTPONE_MS);
+    };
+    const outsidePostponement = result.missing.filter((t) => !postponed(t)).length;
     console.log(
       `    kill -9 x${kills}, appendfsync ${fsync}: ${rec.ops} ops, ${rec.created.size} creates acknowledged, ` +
         `${result.checked} outcomes checked, lost ${result.lost}, resurrected ${result.resurrected}, unindexed ${result.unindexed}, ` +
         `false "not found" ${rec.falseAbsent}, errors ${errorSummary(rec.errors)}, max call ${rec.maxCallMs.toFixed(0)} ms`,
     );
-    assert.is(rec.falseAbsent, 0, 'no live session ever read as absent');
+    // A session lost with an AOF write that everysec postponed is gone, not falsely absent:
+    // with fsync always nothing may read as absent, with everysec only such sessions.
+    const unexplained = [...rec.absentTokens].filter((t) => fsync === 'always' || !postponed(t));
+    assert.is(unexplained.length, 0, 'no live session ever read as absent');
     for (const code of rec.errors.keys()) assert.ok(code.startsWith('STORE_'), `typed errors only, got ${code}`);
     return { ...result, ops: rec.ops, outsidePostponement };
   } finally {
