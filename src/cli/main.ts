@@ -28,6 +28,8 @@ Options:
   --yes          revoke without asking
   --help         this text
 
+A user id that starts with '-' goes after '--': revoke -- -alice.
+
 Exit codes: 0 ok, 1 not found or a failed check, 2 usage error, 3 Redis unreachable.`;
 
 const OPTIONS = {
@@ -46,13 +48,29 @@ const OPTIONS = {
   'tls-key': { type: 'string' },
 } as const;
 
+/**
+ * Public session ids are base64url and start with '-' one time in 64, which parseArgs would
+ * take for an option: a string option takes the next argument, whatever it starts with.
+ */
+function withValuesJoined(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return [...out, ...argv.slice(i)];
+    const option = arg.startsWith('--') ? (OPTIONS as Record<string, { type: string }>)[arg.slice(2)] : undefined;
+    if (option?.type === 'string' && i + 1 < argv.length) out.push(`${arg}=${argv[++i]!}`);
+    else out.push(arg);
+  }
+  return out;
+}
+
 type Parsed = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
 
 /** Runs one command line and returns its exit code. Nothing is sent to Redis before the arguments check out. */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   let parsed: Parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: withValuesJoined(argv), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     io.err(`redis-session-store: ${(err as Error).message}\n\n${USAGE}`);
     return EXIT.usage;

@@ -149,6 +149,28 @@ test('user: live sessions by public id, never a token; unknown user exits 1', as
   assert.is(none.code, 1);
 });
 
+test('a session id that starts with "-" (base64url, 1 in 64) is the value of --session and --except', async () => {
+  const dashed = async () => {
+    for (;;) {
+      const s = await store.createSession({ id: 'dana', username: 'dana' });
+      if (s.id.startsWith('-')) return s;
+      await store.destroySession(s.token);
+    }
+  };
+  const [keep, gone] = [await dashed(), await dashed()];
+  const other = await store.createSession({ id: 'dana', username: 'dana' });
+  const except = await cli(['revoke', 'dana', '--except', keep.id, '--yes', '--json'], env());
+  assert.is(except.code, 0, except.stderr);
+  assert.equal((JSON.parse(except.stdout) as { destroyed: string[] }).destroyed.sort(), [gone.id, other.id].sort());
+  assert.ok(await store.getSession(keep.token), 'the excepted session lives');
+  assert.is(await store.getSession(gone.token), null);
+  assert.is(await store.getSession(other.token), null);
+  const single = await cli(['revoke', 'dana', '--session', keep.id, '--yes', '--json'], env());
+  assert.is(single.code, 0, single.stderr);
+  assert.equal(JSON.parse(single.stdout), { destroyed: [keep.id] });
+  assert.is(await store.getSession(keep.token), null);
+});
+
 test('revoke: all but one (--except), or one (--session), through the store; --yes or a terminal prompt', async () => {
   const sessions = await Promise.all([1, 2, 3].map(() => store.createSession({ id: 'bob', username: 'bob' })));
   const [keep, one, two] = sessions;
