@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisSessionStore } from '../src/index.js';
-import { sessionIdOf, userKey } from '../src/keys.js';
+import { sessionIdOf, tagOfToken, userKey } from '../src/keys.js';
 import { argOf } from './args.js';
 import { startEmbeddedRedis } from '../tools/redis-server.js';
 import { benchMetadata, benchUser } from './payload.js';
@@ -61,7 +61,7 @@ type Case = {
 /** A script run by SHA on each of 1000 sessions: the price of a script before it does any work. */
 async function floorScript(body: string): Promise<(i: number) => Promise<unknown>> {
   const sha = (await admin.script('LOAD', body)) as string;
-  const refs = (await tokens(1000)).map((t) => [userKey(store.options.keyPrefix, t.slice(0, 22)), sessionIdOf(t)]);
+  const refs = (await tokens(1000)).map((t) => [userKey(store.options.keyPrefix, tagOfToken(t)!), sessionIdOf(t)]);
   return (i) => raw.evalsha(sha, 1, refs[i % 1000]![0]!, refs[i % 1000]![1]!);
 }
 const tokens = async (n: number, perUser = 1) => {
