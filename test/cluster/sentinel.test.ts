@@ -75,7 +75,16 @@ test('master failover (kill -9) under load with waitForReplicas: the store follo
       // within ~10 s (its INFO period); the test does it at once.
       await old.restart();
       await old.admin.call('REPLICAOF', s.replica.host, String(s.replica.port));
-      await waitFor(async () => (await old.admin.info('replication')).includes('master_link_status:up'), 20_000, 50);
+      // Sentinel may send its own REPLICAOF meanwhile, which restarts the sync (each one waits
+      // repl-diskless-sync-delay, 5 s): allow for two, and say what replication looked like.
+      await waitFor(
+        async () => (await old.admin.info('replication')).includes('master_link_status:up'),
+        30_000,
+        50,
+      ).catch(async (err: unknown) => {
+        const info = (await old.admin.info('replication')).replace(/\r?\n/g, ' ');
+        throw new Error(`${(err as Error).message}; old master: ${info}`);
+      });
       marks.rejoinedAt = performance.now();
       await sleep(1000);
     });

@@ -63,7 +63,12 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
     rec.absentTokens.add(t);
   };
   let stop = false;
-  void options.until.then(() => (stop = true));
+  // Stop however `until` ends: a failed fault is reported by whoever awaits it, and must not
+  // leave the load running (or reject unhandled, which ends the whole test process).
+  void options.until.then(
+    () => (stop = true),
+    () => (stop = true),
+  );
   const mine: string[][] = Array.from({ length: workers }, () => []);
 
   async function call<T>(fn: () => Promise<T>, token?: string, write = false): Promise<T | undefined> {
