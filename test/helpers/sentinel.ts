@@ -26,7 +26,11 @@ export async function startSentinel(downAfterMs = 1000): Promise<TestSentinel> {
   const children: ChildProcess[] = [];
   const sentinels: TestSentinel['sentinels'] = [];
   const clients: Redis[] = [];
+  // Should this process end without stop() (a crash), its Sentinels must not outlive it.
+  const killOnExit = () => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'));
+  process.once('exit', killOnExit);
   const stop = async () => {
+    process.removeListener('exit', killOnExit);
     clients.forEach((c) => c.disconnect());
     await Promise.all(
       children.map((child) =>
