@@ -138,7 +138,7 @@ export function renderMarkdown(results: Results): string {
     `${results.startedAt} | ${m.cpus} x ${m.cpuModel} | Node ${m.node} | Redis ${m.redis} | ioredis ${m.ioredis} | connect-redis ${m.connectRedis}`,
   );
   out.push(
-    `\n${results.plan.rounds} round(s) of ${results.plan.durationMs} ms per case and level, cases interleaved; figures are medians, ranges are min-max over rounds. Payload: user ~100 B, 2 metadata entries ~100 B (${results.payloadBytes} B as connect-redis JSON).\n`,
+    `\n${results.plan.rounds} round(s) of ${results.plan.durationMs} ms per case and level; within a round each case runs right beside the cases it is compared with (alternating which goes first), and ratios are taken per round; figures are medians, ranges are min-max over rounds. Payload: user ~100 B, 2 metadata entries ~100 B (${results.payloadBytes} B as connect-redis JSON).\n`,
   );
 
   out.push(`## Targets\n\n| target | goal | measured (median, range) | |\n| --- | --- | --- | --- |`);

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { Bench } from 'tinybench';
 import { ConnectRedis } from './baselines.js';
-import { CASES, fill, TTL, type BenchContext, type Case } from './cases.js';
+import { CASES, COMPARISONS, fill, TTL, type BenchContext, type Case } from './cases.js';
 import { drive } from './driver.js';
 import { benchMetadata, benchUser, expressSession } from './payload.js';
 import { summarize, type Spread } from './stats.js';
@@ -56,7 +56,31 @@ export async function redisUsage(admin: Redis): Promise<{ usec: number; calls: n
   return { usec, calls };
 }
 
-/** Every case at every in-flight level, for several rounds, cases interleaved within a round. */
+/**
+ * The order of one round: each case followed by the cases it is compared with (its baselines,
+ * and a metrics-off twin that names it as its baseline), so a ratio divides runs made seconds
+ * apart rather than half a round apart on a machine whose speed drifts. A baseline shared by
+ * several cases runs with the first. Odd rounds run each group backwards, so neither side of a
+ * ratio always goes first.
+ */
+export function roundOrder(cases: readonly Case[], round: number): Case[] {
+  const byId = new Map(cases.map((c) => [c.id, c]));
+  const placed = new Set<string>();
+  const out: Case[] = [];
+  for (const c of cases) {
+    if (placed.has(c.id)) continue;
+    const twins = Object.keys(COMPARISONS).filter((id) => COMPARISONS[id]!.includes(c.id));
+    const group = [...new Set([c.id, ...(COMPARISONS[c.id] ?? []), ...twins])].filter(
+      (id) => !placed.has(id) && byId.has(id),
+    );
+    group.forEach((id) => placed.add(id));
+    if (round % 2 === 1) group.reverse();
+    out.push(...group.map((id) => byId.get(id)!));
+  }
+  return out;
+}
+
+/** Every case at every in-flight level, for several rounds, compared cases side by side (roundOrder). */
 export async function throughput(
   ctx: BenchContext,
   plan: Plan,
@@ -71,7 +95,7 @@ export async function throughput(
   let done = 0;
   for (let round = 0; round < plan.rounds; round++) {
     for (const level of plan.levels) {
-      for (const c of cases) {
+      for (const c of roundOrder(cases, round)) {
         if (c.refill) {
           const need = Math.min(MAX_POOL, Math.ceil(((RATE_GUESS[level] ?? 40_000) * plan.durationMs) / 1000));
           ctx.drain.set(c.id, await c.refill(ctx, Math.max(need, level)));
