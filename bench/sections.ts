@@ -57,8 +57,8 @@ export async function redisUsage(admin: Redis): Promise<{ usec: number; calls: n
 }
 
 /**
- * The order of one round: each case followed by the cases it is compared with (its baselines,
- * and a metrics-off twin that names it as its baseline), so a ratio divides runs made seconds
+ * The order of one round: each case followed by the cases it is compared with (first a
+ * metrics-off twin that names it as its baseline, then its baselines), so a ratio divides runs made seconds
  * apart rather than half a round apart on a machine whose speed drifts. A baseline shared by
  * several cases runs with the first. Odd rounds run each group backwards, so neither side of a
  * ratio always goes first.
@@ -70,7 +70,7 @@ export function roundOrder(cases: readonly Case[], round: number): Case[] {
   for (const c of cases) {
     if (placed.has(c.id)) continue;
     const twins = Object.keys(COMPARISONS).filter((id) => COMPARISONS[id]!.includes(c.id));
-    const group = [...new Set([c.id, ...(COMPARISONS[c.id] ?? []), ...twins])].filter(
+    const group = [...new Set([c.id, ...twins, ...(COMPARISONS[c.id] ?? [])])].filter(
       (id) => !placed.has(id) && byId.has(id),
     );
     group.forEach((id) => placed.add(id));
