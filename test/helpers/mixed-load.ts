@@ -12,6 +12,8 @@ export interface LoadRecord {
   destroyed: Set<string>;
   /** When each token's last acknowledged create or destroy came back (performance.now()). */
   ackedAt: Map<string, number>;
+  /** When the acknowledged create or destroy of each token was sent (performance.now()). */
+  sentAt: Map<string, number>;
   /** Tokens whose destroy failed (timeout, outage): whether they still exist is unknown. */
   uncertain: Set<string>;
   errors: Map<string, number>;
@@ -51,6 +53,7 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
     created: new Map(),
     destroyed: new Set(),
     ackedAt: new Map(),
+    sentAt: new Map(),
     uncertain: new Set(),
     errors: new Map(),
     samples: new Set(),
@@ -99,17 +102,21 @@ export async function mixedLoad(options: MixedLoadOptions): Promise<LoadRecord> 
       const user = { id: `load-user-${(w * 7 + i) % users}`, username: 'load' };
       const kind = i % 8;
       if (kind < 3 || tokens.length === 0) {
+        const sent = performance.now();
         const s = await call(() => store.createSession(user, { metadata: { w: String(w) } }));
         if (s) {
           rec.created.set(s.token, user.id);
+          rec.sentAt.set(s.token, sent);
           rec.ackedAt.set(s.token, performance.now());
           tokens.push(s.token);
         }
       } else if (kind === 3) {
         const t = tokens[i % tokens.length]!;
+        const sent = performance.now();
         const ok = await call(() => store.destroySession(t), t, true);
         if (ok !== undefined) {
           rec.destroyed.add(t);
+          rec.sentAt.set(t, sent);
           rec.ackedAt.set(t, performance.now());
           tokens.splice(tokens.indexOf(t), 1);
         }
