@@ -61,11 +61,7 @@ if cap > 0 then
   end
 end
 
-if minE then
-  storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, changed)
-else
-  storeUnknown(key, sid, value, expiresAt, idleTtl)
-end
+storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, changed)
 
 local reply = {1}
 for i = 1, #evicted do reply[i + 1] = evicted[i] end

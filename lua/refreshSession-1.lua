@@ -28,5 +28,7 @@ if e <= now then return 0 end
 if ttl > 0 then idleTtl = ttl end
 
 local expiresAt = expiryAt(now, idleTtl, deadline)
-writeSession(key, sid, buildValue(expiresAt, createdAt, now, idleTtl, deadline, string.sub(value, rest)), got[2], expiresAt, idleTtl)
+local minE, keyE = parseMeta(got[2])
+value = buildValue(expiresAt, createdAt, now, idleTtl, deadline, string.sub(value, rest))
+storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, false)
 return expiresAt

@@ -33,5 +33,6 @@ if now - accessedAt < touchAfter then return value end
 local slid = expiryAt(now, idleTtl, deadline)
 if slid < e then slid = e end
 value = buildValue(slid, createdAt, now, idleTtl, deadline, string.sub(value, rest))
-writeSession(key, sid, value, got[2], slid, idleTtl)
+local minE, keyE = parseMeta(got[2])
+storeSession(key, sid, value, minE, keyE, slid, idleTtl, false)
 return value

@@ -25,24 +25,6 @@ end
 -- No expiry is later than this (ms): the minimum of a user with no live session.
 local MAX_MS = 9007199254740991
 
--- Writes a session value, and the bookkeeping when it changes, in one HSET; then moves the
--- key's expiry if due. minE and keyE are the bookkeeping as read, or as a scan just recomputed
--- it (`changed`: write it even if this session does not move it).
-local function storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, changed)
-  if expiresAt < minE then minE, changed = expiresAt, true end
-  local pexpire = nil
-  if expiresAt > keyE then
-    keyE = expiresAt + math.floor(idleTtl * 125)
-    pexpire, changed = keyE, true
-  end
-  if changed then
-    redis.call('HSET', key, sid, value, META, int(minE) .. '|' .. int(keyE))
-  else
-    redis.call('HSET', key, sid, value)
-  end
-  if pexpire then redis.call('PEXPIREAT', key, int(pexpire)) end
-end
-
 -- A user without bookkeeping: a new one, or a key written by 0.1. After the HSET, PEXPIREAT NX
 -- succeeds exactly on a key without a TTL, which is a new key (0.1 gave every key one). A 0.1
 -- key keeps a longer TTL (GT), and its minimum is unknown (0) until the next create scans it.
@@ -55,14 +37,23 @@ local function storeUnknown(key, sid, value, expiresAt, idleTtl)
   end
 end
 
--- Writes a session of a user whose "." field read `meta` (false when absent).
-local function writeSession(key, sid, value, meta, expiresAt, idleTtl)
-  local minE, keyE = parseMeta(meta)
-  if minE then
-    storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, false)
-  else
-    storeUnknown(key, sid, value, expiresAt, idleTtl)
+-- Writes a session value, and the bookkeeping when it changes, in one HSET; then moves the
+-- key's expiry if due. minE and keyE are the bookkeeping as read (parseMeta; nil when absent),
+-- or as a scan just recomputed it (`changed`: write it even if this session does not move it).
+local function storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, changed)
+  if not minE then return storeUnknown(key, sid, value, expiresAt, idleTtl) end
+  if expiresAt < minE then minE, changed = expiresAt, true end
+  local pexpire = nil
+  if expiresAt > keyE then
+    keyE = expiresAt + math.floor(idleTtl * 125)
+    pexpire, changed = keyE, true
   end
+  if changed then
+    redis.call('HSET', key, sid, value, META, int(minE) .. '|' .. int(keyE))
+  else
+    redis.call('HSET', key, sid, value)
+  end
+  if pexpire then redis.call('PEXPIREAT', key, int(pexpire)) end
 end
 
 -- Reads every session of the user (one HGETALL: only on the rare paths, the cap and pruning).

@@ -41,11 +41,16 @@ export function isNoScript(err: unknown): boolean {
 /** The request as one command: EVALSHA by SHA, or EVAL with the body (which also reloads the cache). */
 export function toCommand(r: Request, withBody = false): Command {
   if (!isScriptCall(r)) return [r.command, ...r.args];
-  return [withBody ? 'EVAL' : 'EVALSHA', ...scriptArgs(r, withBody)];
+  return [withBody ? 'EVAL' : 'EVALSHA', scriptRef(r, withBody), KEY_COUNTS[r.script], ...r.keys, ...r.args];
 }
 
+/** The arguments after EVALSHA (or EVAL): one array per call. */
 function scriptArgs(r: ScriptCall, withBody: boolean): string[] {
-  return [withBody ? luaScripts[r.script].body : SHAS[r.script], KEY_COUNTS[r.script], ...r.keys, ...r.args];
+  return [scriptRef(r, withBody), KEY_COUNTS[r.script], ...r.keys, ...r.args];
+}
+
+function scriptRef(r: ScriptCall, withBody: boolean): string {
+  return withBody ? luaScripts[r.script].body : SHAS[r.script];
 }
 
 /**
