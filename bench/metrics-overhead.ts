@@ -1,9 +1,9 @@
 /**
  * `npm run bench:metrics [-- --rounds N] [--duration-ms N]`
  * What the Prometheus metrics cost on every operation, measured two ways.
- * 1. In isolation (tinybench): an operation wrapped by the metrics against the same operation
- *    unwrapped, both on a method that returns at once, so the difference is what the metrics
- *    add to a call (getSession times itself: its recording call is measured directly). Divided
+ * 1. In isolation (tinybench): a method that returns at once, called through the observer
+ *    every store method uses (with metrics) against the same method called bare, so the
+ *    difference is what the metrics add to a call. Divided
  *    by the Node CPU per call of the real operation (from 2), that is the overhead.
  * 2. End to end: each operation at 256 in flight on a store with
  * metrics, on one without, and on a second one without (the control: what two identical stores
@@ -15,7 +15,9 @@
 import { Registry } from 'prom-client';
 import { Bench } from 'tinybench';
 import { RedisSessionStore } from '../src/index.js';
-import { instrument, StoreMetrics, STORE_OPERATIONS, type StoreOperation } from '../src/metrics.js';
+import { StoreMetrics } from '../src/metrics.js';
+import { Observer } from '../src/observe.js';
+import { STORE_OPERATIONS, type StoreOperation } from '../src/operations.js';
 import { startEmbeddedRedis } from '../tools/redis-server.js';
 import { argOf } from './args.js';
 import { writeResult } from './results-file.js';
@@ -118,27 +120,16 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 // 1. What the metrics add to one call, in isolation.
-// Each returns what the real one returns on success (createSession's result is read by the metrics).
-const created = { evictedSessionIds: [] };
-const probe = Object.fromEntries(
-  STORE_OPERATIONS.map((op) => [op, () => Promise.resolve(op === 'createSession' ? created : true)]),
-) as Record<StoreOperation, () => Promise<unknown>>;
-const wrapped = { ...probe };
-const probeMetrics = StoreMetrics.for({ registry: new Registry() });
-instrument(wrapped, probeMetrics, ['getSession']);
+// A method that returns at once, called bare and through the observer every store method uses.
+const answer = (): Promise<unknown> => Promise.resolve(true);
+const observer = new Observer(StoreMetrics.for({ registry: new Registry() }), undefined);
 const isolated = new Map<string, number>();
-for (const name of Object.keys(ops) as StoreOperation[]) {
+for (const name of Object.keys(ops).filter((n): n is StoreOperation =>
+  STORE_OPERATIONS.includes(n as StoreOperation),
+)) {
   const bench = new Bench({ time: 300, warmupTime: 100, throws: true });
-  bench.add('bare', () => probe[name]());
-  bench.add(
-    'metrics',
-    name === 'getSession'
-      ? () => {
-          const started = performance.now();
-          return probe.getSession().then((v) => (probeMetrics.done('getSession', started, v), v));
-        }
-      : () => wrapped[name](),
-  );
+  bench.add('bare', () => answer());
+  bench.add('metrics', () => observer.run(name, undefined, answer, undefined, undefined));
   await bench.run();
   const [b, m] = bench.tasks.map((t) => {
     const r = t.result;

@@ -8,7 +8,9 @@
   ARGV[1] serialized session
   ARGV[2] TTL, seconds (0: no expiry, for disableTTL)
 
-  Returns 1 written, 0 refused because the id was destroyed.
+  Returns 1 written.
+  Codes: 0 NOT_FOUND (refused: the id was destroyed, its tombstone is there).
+  Calls on the common path: 2 (EXISTS, SET).
 ]]
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 if ARGV[2] == '0' then

@@ -9,7 +9,9 @@
   ARGV[2] TTL, seconds (0: no expiry)
   ARGV[3] sid (the index member)
 
-  Returns 1 written, 0 refused because the id was destroyed (the index is not touched then).
+  Returns 1 written.
+  Codes: 0 NOT_FOUND (refused: the id was destroyed; the index is not touched then).
+  Calls on the common path: 7 (EXISTS, SET, TIME, ZADD, and syncIndex's ZREMRANGEBYSCORE, ZRANGE and PEXPIREAT).
 ]]
 --- @include "_time"
 --- @include "_expressIndex"

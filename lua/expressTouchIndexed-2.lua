@@ -8,7 +8,9 @@
   ARGV[1] TTL, seconds (>= 1)
   ARGV[2] sid (the index member)
 
-  Returns 1 touched, 0 when the session does not exist.
+  Returns 1 touched.
+  Codes: 0 NOT_FOUND (the session does not exist).
+  Calls on the common path: 6 (EXPIRE, TIME, ZADD, and syncIndex's ZREMRANGEBYSCORE, ZRANGE and PEXPIREAT).
 ]]
 --- @include "_time"
 --- @include "_expressIndex"

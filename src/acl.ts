@@ -1,5 +1,6 @@
 import { keyPrefixOption } from './config/resolve.js';
 import { InvalidInputError } from './errors.js';
+import { prefixGlob } from './keys.js';
 
 /**
  * The least privilege the store's Redis user needs. Redis checks ACLs on the commands a script
@@ -46,11 +47,6 @@ export const CACHE_COMMANDS = [
 /** The channel the cache's subscriber receives invalidations on. */
 export const CACHE_CHANNEL = '__redis__:invalidate';
 
-/** Escapes glob characters so a key prefix matches only itself in an ACL key pattern. */
-function globEscape(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
 /** What the rules are for. */
 export interface AclRuleOptions {
   /** Also grant what the session cache needs (the store's `cache` option). Default: false. */
@@ -70,7 +66,7 @@ export function aclRules(keyPrefixes: readonly string[] = ['session:'], options:
   if (options === null || typeof options !== 'object') throw new InvalidInputError('options', 'expected an object');
   const cache = options.cache ?? false;
   if (typeof cache !== 'boolean') throw new InvalidInputError('options.cache', 'expected true or false');
-  const keys = keyPrefixes.map((p) => `~${globEscape(keyPrefixOption(p, 'keyPrefixes'))}*`);
+  const keys = keyPrefixes.map((p) => `~${prefixGlob(keyPrefixOption(p, 'keyPrefixes'))}`);
   return [
     'resetkeys',
     ...keys,

@@ -24,21 +24,40 @@ export function encodeValue(h: ValueHeader, metadataJson: string, userJson: stri
  * Anything else is reported as CorruptSessionError: never a partial session.
  */
 export function decodeSession(id: string, value: unknown): Session {
-  const [expiresAt, createdAt, lastAccessedAt, start] = decodeHeader(value);
-  const text = value as string;
-  const split = text.indexOf('\n', start);
+  return sessionOf(id, requireValue(value), decodeHeader(value));
+}
+
+/** The session of a value whose header is already decoded (`header`, from decodeHeader(text)). */
+export function sessionOf(id: string, text: string, header: StoredHeader): Session {
+  const split = text.indexOf('\n', header.body);
   if (split < 0) throw new CorruptSessionError('no metadata separator');
-  const metadata = parseJson(text.slice(start, split), 'metadata');
+  const metadata = parseJson(text.slice(header.body, split), 'metadata');
   const user = parseJson(text.slice(split + 1), 'user');
   if (!isStringRecord(metadata)) throw new CorruptSessionError('metadata is not an object of strings');
   if (!isUser(user)) throw new CorruptSessionError('user has no string id and username');
+  const { expiresAt, createdAt, lastAccessedAt } = header;
   return { id, userId: user.id, user, createdAt, lastAccessedAt, expiresAt, metadata };
 }
 
-/** The header's expiresAt, createdAt and lastAccessedAt, and where the metadata starts. */
-export function decodeHeader(value: unknown): [number, number, number, number] {
+/** What a read needs of a stored value's header (ms), and where its metadata starts. */
+export interface StoredHeader {
+  expiresAt: number;
+  createdAt: number;
+  lastAccessedAt: number;
+  /** Offset of the metadata JSON in the value. */
+  body: number;
+}
+
+/** The value as a string in this store's format, or CorruptSessionError. */
+export function requireValue(value: unknown): string {
   if (typeof value !== 'string' || !value.startsWith('1|')) throw new CorruptSessionError('unknown value format');
-  const header: [number, number, number, number] = [0, 0, 0, 0];
+  return value;
+}
+
+/** The header of a stored value; CorruptSessionError when it is not one. */
+export function decodeHeader(input: unknown): StoredHeader {
+  const value = requireValue(input);
+  const header: StoredHeader = { expiresAt: 0, createdAt: 0, lastAccessedAt: 0, body: 0 };
   // Digits read in place: no substring per field (this runs on every read).
   let at = 2;
   for (let field = 0; field < 5; field++) {
@@ -48,10 +67,12 @@ export function decodeHeader(value: unknown): [number, number, number, number] {
     if (at === start || at - start > 16 || value.charCodeAt(at) !== 124 || !Number.isSafeInteger(n)) {
       throw new CorruptSessionError('bad header');
     }
-    if (field < 3) header[field] = n;
+    if (field === 0) header.expiresAt = n;
+    else if (field === 1) header.createdAt = n;
+    else if (field === 2) header.lastAccessedAt = n;
     at++;
   }
-  header[3] = at;
+  header.body = at;
   return header;
 }
 

@@ -1,15 +1,30 @@
 import session, { type SessionData } from 'express-session';
 import { RedisClock } from './clock.js';
-import { ConfigurationError, InvalidInputError, classifyError } from './errors.js';
-import { expressIndexKey, expressSessionKey, expressTombstoneKey } from './keys.js';
-import { StoreMetrics, type ExpressOperation, type MetricsOptions } from './metrics.js';
+import { classifyError, ConfigurationError, InvalidInputError } from './errors.js';
+import {
+  expressIndexKey,
+  expressIndexKeys,
+  expressSessionKey,
+  expressSessionKeys,
+  expressTombstoneKeys,
+  isExpressSid,
+  sidOfKey,
+  type KeyFamily,
+} from './keys.js';
+import type { ExpressSessionStoreOptions, Serializer } from './express/options.js';
+import { StoreMetrics } from './metrics.js';
+import { Observer } from './observe.js';
+import type { ExpressOperation } from './operations.js';
+import * as ops from './ops/express.js';
+import { decodeMany } from './ops/reads.js';
 import { Batches } from './transport/batch.js';
 import { adapt, type IoredisClient, type NodeRedisClient, type RedisClient } from './transport/client.js';
 import { Deadlines } from './transport/deadlines.js';
-import { Scripts, type Request, type ScriptCall } from './transport/scripts.js';
+import { Scripts, type CommandCall, type Request } from './transport/scripts.js';
 import { validateUserId } from './validate.js';
 
 export type { NodeRedisClient } from './transport/client.js';
+export type { ExpressSessionStoreOptions, Serializer } from './express/options.js';
 
 /**
  * An express-session store (also used by @fastify/session), a drop-in for connect-redis 7/8:
@@ -20,55 +35,16 @@ export type { NodeRedisClient } from './transport/client.js';
  */
 
 // express-session's callback shape: an error, or what the method yields.
+// A serializer's parse error is typed like the store's own (CorruptSessionError stays itself).
+function typed<T>(work: () => Promise<T>): Promise<T> {
+  return work().catch((err: unknown) => {
+    throw classifyError(err);
+  });
+}
+
 type Callback<T> = (err: unknown, data?: T) => void;
 
-export interface Serializer {
-  parse(s: string): SessionData | Promise<SessionData>;
-  stringify(s: SessionData): string;
-}
-
-export interface ExpressSessionStoreOptions {
-  /** An ioredis client or Cluster, or a node-redis client. */
-  client: IoredisClient | NodeRedisClient;
-  /** Key prefix. Default `sess:`. */
-  prefix?: string;
-  /** Keys per SCAN call for clear/length/ids/all. Default 100. */
-  scanCount?: number;
-  /** Default JSON. */
-  serializer?: Serializer;
-  /** Seconds, or a function of the session. Default 86400. Ignored when the cookie has an expiry. */
-  ttl?: number | ((sess: SessionData) => number);
-  /** Store sessions without a TTL. Default false. */
-  disableTTL?: boolean;
-  /** Make touch a no-op. Default false. */
-  disableTouch?: boolean;
-  /** The user a session belongs to, or undefined for an anonymous one; enables the per-user index. */
-  userId?: (sess: SessionData) => string | undefined;
-  /** How long a destroyed id stays blocked from being written back, at least (ms). Default 60000. */
-  tombstoneMs?: number;
-  /** Per-command budget in ms. Default 1000. */
-  commandTimeout?: number;
-  /** Prometheus metrics as the core store records them (operation label `express.*`), or false. Default: global registry. */
-  metrics?: false | MetricsOptions;
-}
-
 type Sess = SessionData & { cookie?: { expires?: Date | string | null } };
-
-/**
- * Whether `sid` can name a session here. ':' and braces are refused: with them a session key
- * could not be told from a longer prefix's key or the adapter's own (see keys.ts), and a brace
- * would move the cluster hash tag. express-session's and Fastify's generated ids are base64url.
- */
-function isSid(sid: unknown): sid is string {
-  return typeof sid === 'string' && sid.length > 0 && !/[:{}]/.test(sid);
-}
-
-/** A user tag as keys.ts makes it: 22 base64url characters. */
-const USER_TAG = /^[A-Za-z0-9_-]{22}$/;
-
-function globEscape(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
-}
 
 export class ExpressSessionStore extends session.Store {
   readonly client: IoredisClient | NodeRedisClient;
@@ -85,7 +61,7 @@ export class ExpressSessionStore extends session.Store {
   private readonly batches = new Batches(this.scripts);
   private readonly deadlines: Deadlines;
   private readonly clock = new RedisClock();
-  private readonly metrics: StoreMetrics | undefined;
+  private readonly observer: Observer;
 
   constructor(options: ExpressSessionStoreOptions) {
     super();
@@ -117,16 +93,17 @@ export class ExpressSessionStore extends session.Store {
         'the per-user index needs a standalone or Sentinel Redis (session ids hash to many slots on a cluster)',
       );
     }
-    this.deadlines = new Deadlines(options.commandTimeout ?? 1000);
-    this.metrics = options.metrics === false ? undefined : StoreMetrics.for(options.metrics);
-    this.scripts.onReload = (script) => this.metrics?.scriptReloads.inc({ script });
+    const metrics = options.metrics === false ? undefined : StoreMetrics.for(options.metrics);
+    this.deadlines = new Deadlines(options.commandTimeout ?? 1000, metrics);
+    this.observer = new Observer(metrics, undefined);
+    this.scripts.onReload = (script) => metrics?.scriptReloads.inc({ script });
   }
 
   override get(sid: string, cb?: Callback<SessionData | null>): Promise<SessionData | null> {
     return this.settle('express.get', cb, async () => {
       // No session can be stored under an id this store refuses to write.
-      if (!isSid(sid)) return null;
-      const raw = await this.command<string | null>('GET', this.key(sid));
+      if (!isExpressSid(sid)) return null;
+      const raw = ops.decodeValue(await this.send(ops.getCommand(this.key(sid))));
       return raw === null ? null : await this.serializer.parse(raw);
     });
   }
@@ -140,19 +117,8 @@ export class ExpressSessionStore extends session.Store {
       const ttl = this.disableTTL ? 0 : this.ttlOf(sess);
       // connect-redis: a TTL of zero or less deletes the session.
       if (!this.disableTTL && ttl <= 0) return this.destroyNow(sid, sess);
-      const value = this.serializer.stringify(sess);
-      const key = this.key(sid);
-      const user = this.userOf(sess);
-      const written = await this.run(
-        user === undefined
-          ? { script: 'expressSet', keys: [key, expressTombstoneKey(key)], args: [value, String(ttl)] }
-          : {
-              script: 'expressSetIndexed',
-              keys: [key, expressTombstoneKey(key), this.indexKey(user)],
-              args: [value, String(ttl), sid],
-            },
-      );
-      return written === 1 ? undefined : false;
+      const call = ops.setCall(this.key(sid), this.serializer.stringify(sess), ttl, this.indexOf(sid, sess));
+      return ops.decodeSet(await this.send(call)) ? undefined : false;
     });
   }
 
@@ -161,17 +127,15 @@ export class ExpressSessionStore extends session.Store {
       if (this.disableTouch || this.disableTTL) return;
       const ttl = this.ttlOf(sess);
       const key = this.key(sid);
-      const user = this.userOf(sess);
+      const index = this.indexOf(sid, sess);
       if (ttl <= 0) return this.destroyNow(sid, sess);
-      if (user === undefined) await this.command('EXPIRE', key, String(ttl));
-      else
-        await this.run({ script: 'expressTouchIndexed', keys: [key, this.indexKey(user)], args: [String(ttl), sid] });
+      await this.send(index === undefined ? ops.expireCommand(key, ttl) : ops.touchIndexedCall(key, ttl, index));
     });
   }
 
   override destroy(sid: string, cb?: Callback<void>): Promise<void> {
     return this.settle('express.destroy', cb, async () => {
-      if (isSid(sid)) await this.destroyNow(sid, undefined);
+      if (isExpressSid(sid)) await this.destroyNow(sid, undefined);
     });
   }
 
@@ -182,39 +146,30 @@ export class ExpressSessionStore extends session.Store {
    */
   override clear(cb?: Callback<void>): Promise<void> {
     return this.settle('express.clear', cb, async () => {
-      const [sessions, tombstones, indexes] = await Promise.all([
-        this.scanKeys(),
-        this.scanTombstones(),
-        this.scanIndexes(),
-      ]);
-      const keys = [...sessions, ...tombstones, ...indexes];
+      const families = [expressSessionKeys, expressTombstoneKeys, expressIndexKeys].map((f) => f(this.prefix));
+      const keys = (await Promise.all(families.map((f) => this.scan(f)))).flat();
       if (this.redis.isCluster) {
         // The keys hash to many slots: one DEL each, pipelined per master.
-        const replies = await this.deadlines.bounded(
-          this.batches.send(
-            this.redis,
-            keys.map((k): Request => ({ command: 'DEL', args: [k] })),
-          ),
-        );
-        const failed = replies.find((r) => r instanceof Error);
-        if (failed !== undefined) throw failed;
+        await this.each(keys.map((k) => ops.delCommand([k])));
         return;
       }
-      for (let i = 0; i < keys.length; i += 500)
-        await this.command('DEL', ...(keys.slice(i, i + 500) as [string, ...string[]]));
+      for (let i = 0; i < keys.length; i += 500) {
+        const [first, ...rest] = keys.slice(i, i + 500);
+        await this.send(ops.delCommand([first!, ...rest]));
+      }
     });
   }
 
   override length(cb?: Callback<number>): Promise<number> {
-    return this.settle('express.length', cb, async () => (await this.scanKeys()).length);
+    return this.settle('express.length', cb, async () => (await this.scanSessions()).length);
   }
 
   ids(cb?: Callback<string[]>): Promise<string[]> {
-    return this.settle('express.ids', cb, async () => (await this.scanKeys()).map((k) => k.slice(this.prefix.length)));
+    return this.settle('express.ids', cb, async () => (await this.scanSessions()).map((k) => sidOfKey(this.prefix, k)));
   }
 
   override all(cb?: Callback<(SessionData & { id: string })[]>): Promise<(SessionData & { id: string })[]> {
-    return this.settle('express.all', cb, async () => this.loadKeys(await this.scanKeys()));
+    return this.settle('express.all', cb, async () => this.loadKeys(await this.scanSessions()));
   }
 
   /** Live sessions of a user (needs `userId`). */
@@ -222,7 +177,7 @@ export class ExpressSessionStore extends session.Store {
     return this.settle('express.countUserSessions', undefined, async () => {
       this.requireIndex();
       const index = this.indexKey(validateUserId(userId));
-      return Number(await this.command('ZCOUNT', index, `(${Math.ceil(await this.latest())}`, '+inf'));
+      return ops.decodeCount(await this.send(ops.countCommand(index, await this.latest())));
     });
   }
 
@@ -248,16 +203,9 @@ export class ExpressSessionStore extends session.Store {
       throw new InvalidInputError('options.except', 'expected a session id');
     const sids = (await this.liveIds(user)).filter((sid) => sid !== options.except);
     const index = this.indexKey(user);
-    const calls: ScriptCall[] = sids.map((sid) => {
-      const key = this.key(sid);
-      return {
-        script: 'expressDestroyIndexed',
-        keys: [key, expressTombstoneKey(key), index],
-        args: [String(this.tombstoneMs), sid],
-      };
-    });
-    const replies = await this.deadlines.bounded(Promise.all(calls.map((c) => this.scripts.send(this.redis, c))));
-    return replies.reduce<number>((n, r) => n + Number(r), 0);
+    const calls = sids.map((sid) => ops.destroyCall(this.key(sid), this.tombstoneMs, { key: index, sid }));
+    const replies = await Promise.all(calls.map((c) => this.send(c)));
+    return replies.reduce<number>((n, r) => n + ops.decodeDestroyed(r), 0);
   }
 
   private requireIndex(): void {
@@ -267,7 +215,7 @@ export class ExpressSessionStore extends session.Store {
   private async liveIds(user: string): Promise<string[]> {
     this.requireIndex();
     // Liveness on the Redis clock, as the scripts that write the index decide it.
-    return this.command<string[]>('ZRANGEBYSCORE', this.indexKey(user), `(${Math.ceil(await this.latest())}`, '+inf');
+    return ops.decodeIds(await this.send(ops.liveIdsCommand(this.indexKey(user), await this.latest())));
   }
 
   /** The latest the Redis clock can read now (sampled with TIME on first use and every 30 s). */
@@ -281,84 +229,54 @@ export class ExpressSessionStore extends session.Store {
     let session = sess;
     if (session === undefined && this.userId !== undefined) {
       // destroy(sid) gets no session: read it to find its user's index.
-      const raw = await this.command<string | null>('GET', key);
+      const raw = ops.decodeValue(await this.send(ops.getCommand(key)));
       if (raw !== null) session = await this.serializer.parse(raw);
     }
-    const user = session === undefined ? undefined : this.userOf(session);
-    await this.run(
-      user === undefined
-        ? { script: 'expressDestroy', keys: [key, expressTombstoneKey(key)], args: [String(this.tombstoneMs)] }
-        : {
-            script: 'expressDestroyIndexed',
-            keys: [key, expressTombstoneKey(key), this.indexKey(user)],
-            args: [String(this.tombstoneMs), sid],
-          },
-    );
+    const index = session === undefined ? undefined : this.indexOf(sid, session);
+    ops.decodeDestroyed(await this.send(ops.destroyCall(key, this.tombstoneMs, index)));
   }
 
   private async loadKeys(keys: string[]): Promise<(SessionData & { id: string })[]> {
     if (keys.length === 0) return [];
     // One MGET on one server; on a Cluster, GETs pipelined per master (keys hash to many slots).
+    const [first, ...rest] = keys;
     const values = this.redis.isCluster
-      ? await this.deadlines.bounded(
-          this.batches.send(
-            this.redis,
-            keys.map((k): Request => ({ command: 'GET', args: [k] })),
-          ),
-        )
-      : await this.command<(string | null)[]>('MGET', ...(keys as [string, ...string[]]));
+      ? await this.each(keys.map((k) => ops.getCommand(k)))
+      : decodeMany(await this.send(ops.mgetCommand([first!, ...rest])), keys.length);
     const out: (SessionData & { id: string })[] = [];
     for (let i = 0; i < keys.length; i++) {
-      const raw = values[i];
-      if (raw instanceof Error) throw raw;
-      if (typeof raw !== 'string') continue;
+      const raw = ops.decodeValue(values[i]);
+      if (raw === null) continue;
       const data = (await this.serializer.parse(raw)) as SessionData & { id: string };
-      data.id = keys[i]!.slice(this.prefix.length);
+      data.id = sidOfKey(this.prefix, keys[i]!);
       out.push(data);
     }
     return out;
   }
 
-  /** Session keys: under the prefix, with a valid sid after it (a longer prefix's keys leave a ':'). */
-  private scanKeys(): Promise<string[]> {
-    const prefix = this.prefix;
-    return this.scan(`${globEscape(prefix)}*`, (k) => isSid(k.slice(prefix.length)));
+  /** The prefix's session keys. */
+  private scanSessions(): Promise<string[]> {
+    return this.scan(expressSessionKeys(this.prefix));
   }
 
-  /** This prefix's tombstones, `{<prefix><sid>}:destroyed`. */
-  private scanTombstones(): Promise<string[]> {
-    const prefix = this.prefix;
-    const open = `{${prefix}`;
-    const close = '}:destroyed';
-    return this.scan(`${globEscape(open)}*${globEscape(close)}`, (k) =>
-      isSid(k.slice(open.length, k.length - close.length)),
-    );
-  }
-
-  /** This prefix's per-user index keys, `{<userTag>}:<prefix>by-user`. */
-  private scanIndexes(): Promise<string[]> {
-    const tail = `}:${this.prefix}by-user`;
-    return this.scan(`{*${globEscape(tail)}`, (k) => k.length === 23 + tail.length && USER_TAG.test(k.slice(1, 23)));
-  }
-
-  /** Keys matching `pattern` that `keep` accepts, by SCAN on every master (never KEYS). */
-  private async scan(pattern: string, keep: (key: string) => boolean): Promise<string[]> {
+  /** The keys of one family, by SCAN on every master (never KEYS). */
+  private async scan(family: KeyFamily): Promise<string[]> {
     const found = new Set<string>();
     for (const node of this.redis.masters()) {
       let cursor = '0';
       do {
-        const [next, keys] = await this.deadlines.bounded(
-          node.send('SCAN', [cursor, 'MATCH', pattern, 'COUNT', String(this.scanCount)]) as Promise<[string, string[]]>,
+        const step = ops.decodeScan(
+          await this.deadlines.bounded(node.send('SCAN', ops.scanArgs(cursor, family.glob, this.scanCount))),
         );
-        cursor = next;
-        for (const k of keys) if (keep(k)) found.add(k);
+        cursor = step.cursor;
+        for (const k of step.keys) if (family.has(k)) found.add(k);
       } while (cursor !== '0');
     }
     return [...found];
   }
 
   private key(sid: string): string {
-    if (!isSid(sid)) {
+    if (!isExpressSid(sid)) {
       throw new InvalidInputError(
         'sid',
         "expected a non-empty string without ':', '{' or '}' (they would be confused with the store's own keys)",
@@ -371,10 +289,11 @@ export class ExpressSessionStore extends session.Store {
     return expressIndexKey(this.prefix, user);
   }
 
-  private userOf(sess: SessionData): string | undefined {
+  /** The session's entry in its user's index, or undefined without `userId` or for an anonymous session. */
+  private indexOf(sid: string, sess: SessionData): ops.IndexEntry | undefined {
     if (this.userId === undefined) return undefined;
     const user = this.userId(sess);
-    return user === undefined ? undefined : validateUserId(user, 'userId(session)');
+    return user === undefined ? undefined : { key: this.indexKey(validateUserId(user, 'userId(session)')), sid };
   }
 
   // connect-redis's rule: the cookie's expiry rounded up to seconds, else the ttl option.
@@ -385,30 +304,23 @@ export class ExpressSessionStore extends session.Store {
     return this.ttl;
   }
 
-  private run(call: ScriptCall): Promise<unknown> {
-    return this.deadlines.bounded(this.scripts.send(this.redis, call));
+  /** One request within the budget. */
+  private send(request: Request): Promise<unknown> {
+    return this.deadlines.bounded(this.scripts.send(this.redis, request));
   }
 
-  private command<T>(name: string, key: string, ...args: string[]): Promise<T> {
-    return this.deadlines.bounded(this.redis.send(name, [key, ...args]) as Promise<T>);
+  /** Many commands, pipelined per master; the first failure rejects. */
+  private async each(commands: readonly CommandCall[]): Promise<unknown[]> {
+    const replies = await this.deadlines.bounded(this.batches.send(this.redis, commands));
+    const failed = replies.find((r) => r instanceof Error);
+    if (failed !== undefined) throw failed;
+    return replies;
   }
 
   // Promise and callback forms. With a callback the error goes to it and the returned promise
   // does not reject: express-session ignores it, and a rejection would be unhandled.
   private settle<T>(operation: ExpressOperation, cb: Callback<T> | undefined, work: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    const metrics = this.metrics;
-    const promise = work().then(
-      (value) => {
-        metrics?.observe(operation, started, value);
-        return value;
-      },
-      (err: unknown) => {
-        const typed = classifyError(err);
-        metrics?.observe(operation, started, undefined, typed);
-        throw typed;
-      },
-    );
+    const promise = this.observer.run(operation, undefined, typed, work, undefined);
     if (!cb) return promise;
     return promise.then(
       (value) => {

@@ -1,4 +1,5 @@
-export { RedisSessionStore, MAX_BATCH } from './store.js';
+export { RedisSessionStore } from './store.js';
+export { MAX_BATCH } from './reader.js';
 export { aclRules, type AclRuleOptions } from './acl.js';
 export { DEFAULT_METRICS_PREFIX, type MetricsOptions } from './metrics.js';
 export {

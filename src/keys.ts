@@ -31,6 +31,9 @@ const TAG_LENGTH = 22;
 const SECRET_BYTES = 32;
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+/** A user tag, and a public session id, are 22 base64url characters. */
+const TAG_PATTERN = SESSION_ID_PATTERN;
+const USER_KEY_TAIL = '}:d';
 
 /** The hash field that holds a user's bookkeeping; never a session id (those are 22 base64url characters). */
 export const META_FIELD = '.';
@@ -66,7 +69,36 @@ export function tagOfToken(token: string): string | null {
 
 /** The key of a user's sessions, by user tag. */
 export function userKey(prefix: string, tag: string): string {
-  return `${prefix}{${tag}}:d`;
+  return `${prefix}{${tag}${USER_KEY_TAIL}`;
+}
+
+/** Whether `key` is a user key of the core store under `prefix` (`<prefix>{<tag>}:d`). */
+export function isUserKey(key: string, prefix: string): boolean {
+  return (
+    key.length === prefix.length + TAG_LENGTH + 1 + USER_KEY_TAIL.length &&
+    key.startsWith(prefix) &&
+    key.charCodeAt(prefix.length) === 123 && // '{'
+    key.endsWith(USER_KEY_TAIL)
+  );
+}
+
+/** Escapes glob characters, so that `text` matches only itself in a SCAN MATCH or ACL key pattern. */
+export function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** The glob of every key that starts with `prefix`. */
+export function prefixGlob(prefix: string): string {
+  return `${globEscape(prefix)}*`;
+}
+
+/**
+ * express-session: whether `sid` can name a session. ':' and braces are refused: with them a
+ * session key could not be told from a longer prefix's key or the adapter's own, and a brace
+ * would move the cluster hash tag. express-session's and Fastify's generated ids are base64url.
+ */
+export function isExpressSid(sid: unknown): sid is string {
+  return typeof sid === 'string' && sid.length > 0 && !/[:{}]/.test(sid);
 }
 
 /** express-session: the key of a session, exactly as connect-redis names it. */
@@ -79,10 +111,57 @@ export function expressSessionKey(prefix: string, sid: string): string {
  * is the tag: neither the prefix nor a session id may hold a brace).
  */
 export function expressTombstoneKey(sessionKey: string): string {
-  return `{${sessionKey}}:destroyed`;
+  return `{${sessionKey}${TOMBSTONE_TAIL}`;
 }
 
 /** express-session: a user's index of session ids, in the user tag's slot. */
 export function expressIndexKey(prefix: string, userId: string): string {
-  return `{${userTag(userId)}}:${prefix}by-user`;
+  return `{${userTag(userId)}${indexTail(prefix)}`;
+}
+
+const TOMBSTONE_TAIL = '}:destroyed';
+
+function indexTail(prefix: string): string {
+  return `}:${prefix}by-user`;
+}
+
+/** A glob and an exact test for one family of the adapter's keys under a prefix (for SCAN). */
+export interface KeyFamily {
+  readonly glob: string;
+  has(key: string): boolean;
+}
+
+/** express-session: the prefix's session keys (a longer prefix's keys leave a ':' after it). */
+export function expressSessionKeys(prefix: string): KeyFamily {
+  return { glob: prefixGlob(prefix), has: (k) => k.startsWith(prefix) && isExpressSid(k.slice(prefix.length)) };
+}
+
+/** express-session: the prefix's tombstones, `{<prefix><sid>}:destroyed`. */
+export function expressTombstoneKeys(prefix: string): KeyFamily {
+  const open = `{${prefix}`;
+  return {
+    glob: `${globEscape(open)}*${globEscape(TOMBSTONE_TAIL)}`,
+    has: (k) =>
+      k.startsWith(open) &&
+      k.endsWith(TOMBSTONE_TAIL) &&
+      isExpressSid(k.slice(open.length, k.length - TOMBSTONE_TAIL.length)),
+  };
+}
+
+/** express-session: the prefix's per-user index keys, `{<userTag>}:<prefix>by-user`. */
+export function expressIndexKeys(prefix: string): KeyFamily {
+  const tail = indexTail(prefix);
+  return {
+    glob: `{*${globEscape(tail)}`,
+    has: (k) =>
+      k.length === 1 + TAG_LENGTH + tail.length &&
+      k.charCodeAt(0) === 123 && // '{'
+      k.endsWith(tail) &&
+      TAG_PATTERN.test(k.slice(1, 1 + TAG_LENGTH)),
+  };
+}
+
+/** express-session: the sid of a session key under `prefix`. */
+export function sidOfKey(prefix: string, key: string): string {
+  return key.slice(prefix.length);
 }

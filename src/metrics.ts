@@ -1,62 +1,17 @@
 import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } from 'prom-client';
-import { FLUSH_REASONS, type CacheCounts, type CacheEntries, type FlushReason } from './cache/entries.js';
-import { InvalidInputError, StoreUnavailableError } from './errors.js';
+import type { CacheEntries } from './cache/entries.js';
 import { luaScripts, type ScriptName } from './lua.generated.js';
-
-/** The store's public operations. */
-export type StoreOperation =
-  | 'createSession'
-  | 'getSession'
-  | 'getSessions'
-  | 'refreshSession'
-  | 'destroySession'
-  | 'updateSessionMetadata'
-  | 'getSessionTtl'
-  | 'rotateSession'
-  | 'countUserSessions'
-  | 'listUserSessions'
-  | 'destroyUserSessions'
-  | 'revokeSession';
-
-export const STORE_OPERATIONS: readonly StoreOperation[] = [
-  'createSession',
-  'getSession',
-  'getSessions',
-  'refreshSession',
-  'destroySession',
-  'updateSessionMetadata',
-  'getSessionTtl',
-  'rotateSession',
-  'countUserSessions',
-  'listUserSessions',
-  'destroyUserSessions',
-  'revokeSession',
-];
-
-/** The express-session store's operations. */
-export const EXPRESS_OPERATIONS = [
-  'express.get',
-  'express.set',
-  'express.touch',
-  'express.destroy',
-  'express.clear',
-  'express.length',
-  'express.ids',
-  'express.all',
-  'express.countUserSessions',
-  'express.listUserSessions',
-  'express.destroyUserSessions',
-] as const;
-export type ExpressOperation = (typeof EXPRESS_OPERATIONS)[number];
-
-/** Every value the `operation` label can take: a fixed set, whatever the traffic. */
-export type Operation = StoreOperation | ExpressOperation;
-export const OPERATIONS: readonly Operation[] = [...STORE_OPERATIONS, ...EXPRESS_OPERATIONS];
-const OP_INDEX = new Map<Operation, number>(OPERATIONS.map((o, i) => [o, i]));
-
-/** The only values of the `outcome` label. */
-export type Outcome = 'ok' | 'not_found' | 'invalid_input' | 'unavailable' | 'error';
-export const OUTCOMES: readonly Outcome[] = ['ok', 'not_found', 'invalid_input', 'unavailable', 'error'];
+import { CacheMetrics } from './metrics/cache.js';
+import { LatencyHistogram, OperationStats } from './metrics/latency.js';
+import {
+  OPERATIONS,
+  OUTCOMES,
+  UNAVAILABLE,
+  operationIndex,
+  outcomeOf,
+  resultOutcome,
+  type Operation,
+} from './operations.js';
 
 export interface MetricsOptions {
   /** Where the metrics are registered. Default: prom-client's global registry. */
@@ -67,94 +22,13 @@ export interface MetricsOptions {
 
 export const DEFAULT_METRICS_PREFIX = 'session_store_';
 
-// 50 us to 5 s: a loopback round trip is ~100 us, a timeout is the budget (1 s by default).
-const LATENCY_BUCKETS = [
-  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-];
 const BATCH_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
-
-const OUTCOME_COUNT = OUTCOMES.length;
-const BUCKET_SLOTS = LATENCY_BUCKETS.length + 1; // + the +Inf bucket
-
-/**
- * Call counts and latencies accumulate in typed arrays on the hot path (no label hashing, no
- * allocation) and reach prom-client when the registry is read: the counter through its public
- * collect() hook, the histogram through a collector that reports the accumulated buckets.
- */
-class OperationStats {
-  readonly calls = new Float64Array(OPERATIONS.length * OUTCOME_COUNT);
-  private readonly published = new Float64Array(OPERATIONS.length * OUTCOME_COUNT);
-  readonly buckets = new Float64Array(OPERATIONS.length * BUCKET_SLOTS);
-  readonly sums = new Float64Array(OPERATIONS.length);
-  readonly counts = new Float64Array(OPERATIONS.length);
-
-  record(op: number, outcome: number, seconds: number): void {
-    this.calls[op * OUTCOME_COUNT + outcome]! += 1;
-    let b = 0;
-    while (b < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[b]!) b++;
-    this.buckets[op * BUCKET_SLOTS + b]! += 1;
-    this.sums[op]! += seconds;
-    this.counts[op]! += 1;
-  }
-
-  /** Moves the calls counted since the last read into the prom-client counter. */
-  publishCalls(counter: Counter<'operation' | 'outcome'>): void {
-    for (let i = 0; i < this.calls.length; i++) {
-      const delta = this.calls[i]! - this.published[i]!;
-      if (delta === 0) continue;
-      this.published[i] = this.calls[i]!;
-      counter.inc(
-        { operation: OPERATIONS[Math.floor(i / OUTCOME_COUNT)]!, outcome: OUTCOMES[i % OUTCOME_COUNT]! },
-        delta,
-      );
-    }
-  }
-
-  reset(): void {
-    for (const a of [this.calls, this.published, this.buckets, this.sums, this.counts]) a.fill(0);
-  }
-}
-
-interface HistogramValue {
-  labels: Record<string, string | number>;
-  value: number;
-  metricName: string;
-}
-
-/** The latency histogram as prom-client's registry reads a metric: name, help, type, get(), reset(). */
-class LatencyCollector {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly stats: OperationStats,
-  ) {}
-
-  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: HistogramValue[] }> {
-    const values: HistogramValue[] = [];
-    OPERATIONS.forEach((operation, op) => {
-      let cumulative = 0;
-      for (let b = 0; b < BUCKET_SLOTS; b++) {
-        cumulative += this.stats.buckets[op * BUCKET_SLOTS + b]!;
-        const le = b < LATENCY_BUCKETS.length ? LATENCY_BUCKETS[b]! : '+Inf';
-        values.push({ labels: { le, operation }, value: cumulative, metricName: `${this.name}_bucket` });
-      }
-      values.push({ labels: { operation }, value: this.stats.sums[op]!, metricName: `${this.name}_sum` });
-      values.push({ labels: { operation }, value: this.stats.counts[op]!, metricName: `${this.name}_count` });
-    });
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
-  }
-
-  reset(): void {
-    this.stats.reset();
-  }
-}
 
 /**
  * The store's Prometheus metrics. Labels are bounded sets (operation, outcome, script name):
  * never a session id, token or user id, so cardinality stays fixed whatever the traffic.
+ * What a call records is decided by `src/observe.ts`; whether Redis is reachable, by the
+ * replies the call budget sees (`src/transport/deadlines.ts`).
  */
 export class StoreMetrics {
   readonly operations: Counter<'operation' | 'outcome'>;
@@ -166,10 +40,7 @@ export class StoreMetrics {
   readonly healthCheckSeconds: Gauge;
   private readonly stats = new OperationStats();
   private up = true;
-  private readonly caches = new Set<CacheEntries>();
-  /** Counts of caches already closed: counters never go down. */
-  private readonly retired: CacheCounts = emptyCounts();
-  private cacheMetricsMade = false;
+  private cache: CacheMetrics | undefined;
   private readonly registry: Registry;
   private readonly prefix: string;
 
@@ -188,13 +59,11 @@ export class StoreMetrics {
       },
     });
     for (const operation of OPERATIONS) for (const outcome of OUTCOMES) this.operations.inc({ operation, outcome }, 0);
-    // prom-client's registry reads any object with name, help, type, get() and reset().
-    registry.registerMetric(
-      new LatencyCollector(
-        `${prefix}operation_duration_seconds`,
-        'Latency of store calls, including validation and the Redis round trip.',
-        stats,
-      ) as unknown as Counter,
+    new LatencyHistogram(
+      `${prefix}operation_duration_seconds`,
+      'Latency of store calls, including validation and the Redis round trip.',
+      stats,
+      registry,
     );
     this.scriptReloads = new Counter({
       name: `${prefix}script_reloads_total`,
@@ -221,7 +90,7 @@ export class StoreMetrics {
     });
     this.redisUp = new Gauge({
       name: `${prefix}redis_up`,
-      help: '1 when the last health check or call reached Redis, 0 when Redis was unavailable.',
+      help: '1 when the last health check or command reached Redis, 0 when Redis was unavailable.',
       registers,
     });
     this.healthCheckSeconds = new Gauge({
@@ -237,111 +106,33 @@ export class StoreMetrics {
    * function is called. Several stores on one registry add up.
    */
   watchCache(entries: CacheEntries): () => void {
-    if (!this.cacheMetricsMade) this.makeCacheMetrics();
-    this.caches.add(entries);
-    return () => {
-      if (!this.caches.delete(entries)) return;
-      const r = this.retired;
-      const c = entries.counts;
-      r.hits += c.hits;
-      r.misses += c.misses;
-      r.invalidations += c.invalidations;
-      r.evictions += c.evictions;
-      for (const reason of FLUSH_REASONS) r.flushes[reason] += c.flushes[reason];
-    };
+    this.cache ??= new CacheMetrics(this.registry, this.prefix);
+    return this.cache.watch(entries);
   }
 
-  private makeCacheMetrics(): void {
-    this.cacheMetricsMade = true;
-    const registers = [this.registry];
-    const p = this.prefix;
-    const sum = (pick: (c: CacheCounts) => number) => {
-      let total = pick(this.retired);
-      for (const cache of this.caches) total += pick(cache.counts);
-      return total;
-    };
-    const counter = (name: string, help: string, pick: (c: CacheCounts) => number) =>
-      new Counter({
-        name: `${p}${name}`,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(sum(pick));
-        },
-      });
-    counter('cache_hits_total', 'Reads answered from the session cache without Redis.', (c) => c.hits);
-    counter('cache_misses_total', 'Cache lookups that found nothing (the read went to Redis).', (c) => c.misses);
-    counter(
-      'cache_invalidations_total',
-      'Cached keys dropped because Redis reported a change or this process wrote them.',
-      (c) => c.invalidations,
-    );
-    counter(
-      'cache_evictions_total',
-      'Cached sessions dropped to stay within maxEntries and maxBytes.',
-      (c) => c.evictions,
-    );
-    const caches = this.caches;
-    const retired = this.retired;
-    new Counter({
-      name: `${p}cache_flushes_total`,
-      help: 'Whole-cache flushes, by reason (disconnect, flushdb, stale, topology, close).',
-      labelNames: ['reason'],
-      registers,
-      collect() {
-        this.reset();
-        for (const reason of FLUSH_REASONS) {
-          let total = retired.flushes[reason];
-          for (const cache of caches) total += cache.counts.flushes[reason];
-          this.labels({ reason }).inc(total);
-        }
-      },
-    });
-    const gauge = (name: string, help: string, pick: (c: CacheEntries) => number) =>
-      new Gauge({
-        name: `${p}${name}`,
-        help,
-        registers,
-        collect() {
-          let total = 0;
-          for (const cache of caches) total += pick(cache);
-          this.set(total);
-        },
-      });
-    gauge('cache_entries', 'Sessions held in the session cache.', (c) => c.size);
-    gauge('cache_bytes', 'Estimated memory of the sessions held in the session cache.', (c) => c.bytes);
-  }
-
-  /** Records one finished call by name: `null`/`false` results are not_found, errors by kind. */
-  observe(operation: Operation, started: number, result: unknown, err?: unknown): void {
-    const outcome = err === undefined ? (result === null || result === false ? NOT_FOUND : OK) : outcomeOf(err);
-    this.stats.record(OP_INDEX.get(operation)!, outcome, (performance.now() - started) / 1000);
-    this.reachable(outcome !== UNAVAILABLE);
-  }
-
-  /** A call that began at `started` finished with `result` (null and false: not_found). */
-  done(operation: StoreOperation, started: number, result: unknown): void {
-    this.stats.record(
-      OP_INDEX.get(operation)!,
-      result === null || result === false ? NOT_FOUND : OK,
-      (performance.now() - started) / 1000,
-    );
-    this.reachable(true);
+  /** A call that began at `started` (performance.now()) resolved with `result`. */
+  done(operation: Operation, started: number, result: unknown): void {
+    this.stats.record(operationIndex(operation), resultOutcome(result), (performance.now() - started) / 1000);
   }
 
   /** A call that began at `started` failed with `err` (the outcome by its class). */
-  failed(operation: StoreOperation, started: number, err: unknown): void {
-    const outcome = outcomeOf(err);
-    this.stats.record(OP_INDEX.get(operation)!, outcome, (performance.now() - started) / 1000);
-    if (outcome === UNAVAILABLE) this.reachable(false);
+  failed(operation: Operation, started: number, err: unknown): void {
+    this.stats.record(operationIndex(operation), outcomeOf(err), (performance.now() - started) / 1000);
   }
 
-  /** Records Redis reachability; the gauge is written only when the state changes. */
+  /**
+   * Records whether Redis answered. Only what reached Redis (or tried to and could not) may
+   * call this: a call answered without I/O says nothing about Redis. Written only on a change.
+   */
   reachable(up: boolean): void {
     if (up === this.up) return;
     this.up = up;
     this.redisUp.set(up ? 1 : 0);
+  }
+
+  /** Records reachability from a command's typed failure: only an unavailability is "down". */
+  replyFailed(err: unknown): void {
+    this.reachable(outcomeOf(err) !== UNAVAILABLE);
   }
 
   // prom-client throws on a second metric of the same name in one registry: one set per
@@ -357,80 +148,4 @@ export class StoreMetrics {
     if (metrics === undefined) byPrefix.set(prefix, (metrics = new StoreMetrics(registry, prefix)));
     return metrics;
   }
-}
-
-function emptyCounts(): CacheCounts {
-  return {
-    hits: 0,
-    misses: 0,
-    invalidations: 0,
-    evictions: 0,
-    flushes: Object.fromEntries(FLUSH_REASONS.map((r) => [r, 0])) as Record<FlushReason, number>,
-  };
-}
-
-type AsyncMethod = (a?: unknown, b?: unknown) => Promise<unknown>;
-
-const OK = OUTCOMES.indexOf('ok');
-const NOT_FOUND = OUTCOMES.indexOf('not_found');
-const INVALID = OUTCOMES.indexOf('invalid_input');
-const UNAVAILABLE = OUTCOMES.indexOf('unavailable');
-const ERROR = OUTCOMES.indexOf('error');
-
-/** The outcome label of a failed call, by error class: every kind of "Redis could not answer" is unavailable. */
-export function outcomeOf(err: unknown): number {
-  if (err instanceof InvalidInputError) return INVALID;
-  if (err instanceof StoreUnavailableError) return UNAVAILABLE;
-  return ERROR;
-}
-
-/** What some operations count besides calls and latency. */
-function extraFor(
-  operation: StoreOperation,
-  metrics: StoreMetrics,
-): ((arg: unknown, result: unknown) => void) | undefined {
-  switch (operation) {
-    case 'createSession':
-      return (_, result) => {
-        const evicted = (result as { evictedSessionIds: readonly string[] }).evictedSessionIds.length;
-        if (evicted > 0) metrics.capEvictions.inc(evicted);
-      };
-    case 'destroyUserSessions':
-      return (_, result) => {
-        if ((result as number) > 0) metrics.userSessionsDestroyed.inc(result as number);
-      };
-    case 'getSessions':
-      return (tokens) => metrics.batchSize.observe((tokens as readonly unknown[]).length);
-    default:
-      return undefined;
-  }
-}
-
-/**
- * Wraps the store's public operations on one instance so each call is counted and timed. Only
- * stores with metrics are wrapped: `metrics: false` leaves the methods untouched (no cost).
- * `null` and `false` results count as not_found; counts and empty lists are ok.
- */
-export function instrument(store: object, metrics: StoreMetrics, selfTimed: readonly StoreOperation[] = []): void {
-  const target = store as Record<StoreOperation, AsyncMethod>;
-  STORE_OPERATIONS.forEach((operation) => {
-    if (selfTimed.includes(operation)) return;
-    const inner = target[operation];
-    const extra = extraFor(operation, metrics);
-    // Every operation takes at most two arguments: no rest array per call.
-    target[operation] = function instrumented(a?: unknown, b?: unknown): Promise<unknown> {
-      const started = performance.now();
-      return inner.call(store, a, b).then(
-        (result) => {
-          metrics.done(operation, started, result);
-          extra?.(a, result);
-          return result;
-        },
-        (err: unknown) => {
-          metrics.failed(operation, started, err);
-          throw err;
-        },
-      );
-    };
-  });
 }

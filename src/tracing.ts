@@ -1,7 +1,7 @@
 import type * as OpenTelemetry from '@opentelemetry/api';
-import type { Attributes, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Span, SpanOptions, Tracer } from '@opentelemetry/api';
 import { classifyError } from './errors.js';
-import { OUTCOMES, outcomeOf, STORE_OPERATIONS, type StoreOperation } from './metrics.js';
+import { OPERATIONS, OUTCOMES, outcomeOf, resultOutcome, type Operation } from './operations.js';
 
 // OpenTelemetry is an optional peer dependency: loaded once, if installed. Without a registered
 // SDK its tracer hands out non-recording spans, so the cost is a few calls per operation.
@@ -17,12 +17,30 @@ function loadApi(): Promise<Api | undefined> {
   return loaded;
 }
 
-/** What the store needs from tracing: a wrapper per operation, and a way to mark a cache hit. */
+/**
+ * One client span per call, `session_store <operation>`, active while the call runs (so the
+ * app's request span is its parent, and spans started by ioredis instrumentation nest under it).
+ * Attributes are bounded values only: the operation, the outcome as the metrics name it, the
+ * error code, the batch size, cache hits. Never a token, session id or user id.
+ */
 export class StoreTracing {
+  readonly #names = new Map<Operation, { name: string; attributes: Attributes }>(
+    OPERATIONS.map((operation) => [
+      operation,
+      {
+        name: `session_store ${operation}`,
+        attributes: { 'db.system.name': 'redis', 'session_store.operation': operation },
+      },
+    ]),
+  );
+  readonly #options: SpanOptions;
+
   private constructor(
     private readonly api: Api,
     private readonly tracer: Tracer,
-  ) {}
+  ) {
+    this.#options = { kind: api.SpanKind.CLIENT };
+  }
 
   /** Tracing when `@opentelemetry/api` is installed and the option allows it; else undefined. */
   static async load(enabled: boolean, version: string): Promise<StoreTracing | undefined> {
@@ -31,58 +49,43 @@ export class StoreTracing {
     return api === undefined ? undefined : new StoreTracing(api, api.trace.getTracer('redis-session-store', version));
   }
 
-  /** Records on the current span whether a read was answered from the session cache. */
-  cacheHit(hit: boolean): void {
-    this.api.trace.getActiveSpan()?.setAttribute('session_store.cache_hit', hit);
-  }
-
-  /** Records on the current span how many sessions of a batch the session cache answered. */
-  cacheHits(count: number): void {
-    this.api.trace.getActiveSpan()?.setAttribute('session_store.cache_hits', count);
-  }
-
   /**
-   * Wraps each public operation in one client span, `session_store <operation>`, active while
-   * the call runs (so the app's request span is its parent, and spans started by ioredis
-   * instrumentation nest under it). Attributes are bounded values only: the operation, the
-   * outcome as the metrics name it, the error code, the batch size. Never a token, session id
-   * or user id.
+   * A recording span for one call of `operation`, child of the caller's active span; undefined
+   * without an SDK or when sampled out (the call then runs as if untraced: no context, no promise layer).
    */
-  wrap(store: object): void {
-    const target = store as Record<StoreOperation, (a?: unknown, b?: unknown) => Promise<unknown>>;
-    const { api, tracer } = this;
-    const options = { kind: api.SpanKind.CLIENT };
-    const failure = api.SpanStatusCode.ERROR;
-    for (const operation of STORE_OPERATIONS) {
-      const inner = target[operation];
-      const name = `session_store ${operation}`;
-      const attributes: Attributes = { 'db.system.name': 'redis', 'session_store.operation': operation };
-      target[operation] = function traced(a?: unknown, b?: unknown): Promise<unknown> {
-        // The parent is the caller's active span. Without an SDK (or when sampled out) the span
-        // records nothing: the call then runs as if untraced, with no context or promise layer.
-        const span: Span = tracer.startSpan(name, options);
-        if (!span.isRecording()) return inner.call(store, a, b);
-        span.setAttributes(attributes);
-        if (operation === 'getSessions' && Array.isArray(a)) span.setAttribute('session_store.batch_size', a.length);
-        const active = api.trace.setSpan(api.context.active(), span);
-        return api.context
-          .with(active, () => inner.call(store, a, b))
-          .then(
-            (result) => {
-              span.setAttribute('session_store.outcome', result === null || result === false ? 'not_found' : 'ok');
-              span.end();
-              return result;
-            },
-            (err: unknown) => {
-              const typed = classifyError(err);
-              span.setAttribute('session_store.outcome', OUTCOMES[outcomeOf(typed)]!);
-              span.setAttribute('error.type', typed.code);
-              span.setStatus({ code: failure, message: typed.code });
-              span.end();
-              throw err;
-            },
-          );
-      };
-    }
+  start(operation: Operation): Span | undefined {
+    const { name, attributes } = this.#names.get(operation)!;
+    const span = this.tracer.startSpan(name, this.#options);
+    if (!span.isRecording()) return undefined;
+    span.setAttributes(attributes);
+    return span;
+  }
+
+  /** Runs `work` with `span` active, then records its outcome on the span and ends it. */
+  within<R>(span: Span, work: () => Promise<R>): Promise<R> {
+    const api = this.api;
+    return api.context.with(api.trace.setSpan(api.context.active(), span), work).then(
+      (result) => {
+        span.setAttribute('session_store.outcome', OUTCOMES[resultOutcome(result)]!);
+        span.end();
+        return result;
+      },
+      (err: unknown) => {
+        const typed = classifyError(err);
+        span.setAttribute('session_store.outcome', OUTCOMES[outcomeOf(typed)]!);
+        span.setAttribute('error.type', typed.code);
+        span.setStatus({ code: api.SpanStatusCode.ERROR, message: typed.code });
+        span.end();
+        throw err;
+      },
+    );
+  }
+
+  /** Sets a bounded attribute on the current call's span. */
+  annotate(
+    name: 'session_store.cache_hit' | 'session_store.cache_hits' | 'session_store.batch_size',
+    value: boolean | number,
+  ): void {
+    this.api.trace.getActiveSpan()?.setAttribute(name, value);
   }
 }

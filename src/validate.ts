@@ -1,7 +1,8 @@
 import { InvalidInputError } from './errors.js';
 import { MAX_TTL_SECONDS } from './config/options.js';
 import { describe } from './config/values.js';
-import type { MetadataPatch } from './types.js';
+import { SESSION_ID_PATTERN, sessionIdOf, tagOfToken, userTag } from './keys.js';
+import type { DestroyUserSessionsOptions, MetadataPatch } from './types.js';
 
 // Keys that change an object's prototype through Object.assign or a merge.
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -139,4 +140,26 @@ function checkMetadata(name: string, value: unknown, maxBytes: number, allowNull
   }
   if (bytes > maxBytes) throw new InvalidInputError(name, `larger than ${maxBytes} bytes (keys plus values)`);
   return value as MetadataPatch;
+}
+
+/**
+ * The public id of the session destroyUserSessions keeps ('' for none): `except` must be a
+ * token of this user's (keeping a session the caller cannot name would destroy everything),
+ * `exceptSessionId` a session id; not both.
+ */
+export function keptSessionId(userId: string, options: DestroyUserSessionsOptions): string {
+  if (options === null || typeof options !== 'object') throw new InvalidInputError('options', 'expected an object');
+  let keep = '';
+  if (options.except !== undefined) {
+    const except = requireString('options.except', options.except);
+    if (tagOfToken(except) !== userTag(userId))
+      throw new InvalidInputError('options.except', "is not a token of this user's");
+    keep = sessionIdOf(except);
+  }
+  if (options.exceptSessionId !== undefined) {
+    if (keep !== '') throw new InvalidInputError('options', 'give except or exceptSessionId, not both');
+    keep = requireString('options.exceptSessionId', options.exceptSessionId);
+    if (!SESSION_ID_PATTERN.test(keep)) throw new InvalidInputError('options.exceptSessionId', 'is not a session id');
+  }
+  return keep;
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { CACHE_CHANNEL } from '../acl.js';
+import { adapt, type RedisClient, type TrackedMaster } from '../transport/client.js';
 import type { FlushReason } from './entries.js';
 
 /** What a link reports to the cache. */
@@ -27,6 +28,8 @@ export interface LinkEvents {
 export class TrackedLink {
   readonly data: Redis;
   readonly sub: Redis;
+  /** The data connection as the store's other code talks to a client. */
+  readonly reader: RedisClient;
   #subId: string | undefined;
   #tracking = false;
   /** When the newest answered PING was sent (performance.now()). */
@@ -41,12 +44,13 @@ export class TrackedLink {
   #opening: { resolve: () => void; reject: (err: unknown) => void } | undefined;
 
   constructor(
-    template: Redis,
+    master: TrackedMaster,
     private readonly maxStalenessMs: number,
     private readonly events: LinkEvents,
   ) {
-    this.data = template.duplicate({ lazyConnect: true, enableAutoPipelining: true, autoResubscribe: false });
-    this.sub = template.duplicate({
+    this.data = master.duplicate({ lazyConnect: true, enableAutoPipelining: true, autoResubscribe: false });
+    this.reader = adapt(this.data);
+    this.sub = master.duplicate({
       lazyConnect: true,
       protocol: 2,
       autoResubscribe: false,

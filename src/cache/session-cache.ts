@@ -1,7 +1,9 @@
 import type { RedisClock } from '../clock.js';
-import { decodeGet } from '../ops/reads.js';
-import type { IoredisClient, RedisClient } from '../transport/client.js';
-import { isRedirect } from '../transport/batch.js';
+import { ConfigurationError } from '../errors.js';
+import { decodeGet, decodeMany, getCommand, getManyCommand } from '../ops/reads.js';
+import type { RedisClient } from '../transport/client.js';
+import { Deadlines } from '../transport/deadlines.js';
+import { isRedirect, type CommandCall } from '../transport/scripts.js';
 import type { Session, AuthUser, JsonValue } from '../types.js';
 import { CacheEntries, sizeOf, type CacheLimits, type FlushReason, type Ticket } from './entries.js';
 import { Tracking } from './tracking.js';
@@ -32,29 +34,30 @@ export class SessionCache {
   readonly #flights = new Map<string, Flight>();
 
   private constructor(
-    driver: IoredisClient,
     private readonly client: RedisClient,
     private readonly clock: RedisClock,
     settings: CacheSettings,
   ) {
+    const port = client.tracking();
+    // node-redis has no RESP2 pub/sub path the links could use (see transport/client.ts).
+    if (port === undefined) throw new ConfigurationError('cache', 'needs an ioredis client');
     const entries = (this.entries = new CacheEntries(settings));
-    this.#tracking = new Tracking(driver, client, settings.maxStalenessMs, {
+    this.#tracking = new Tracking(port, settings.maxStalenessMs, {
       invalidate: (key) => entries.invalidate(key),
       flush: (reason: FlushReason) => entries.flush(reason),
     });
   }
 
-  /** Opens the invalidation links (through `bounded`) and returns the cache once they are healthy. */
+  /** Opens the invalidation links (within `budgetMs`) and returns the cache once they are healthy. */
   static async open(
-    driver: IoredisClient,
     client: RedisClient,
     clock: RedisClock,
     settings: CacheSettings,
-    bounded: <T>(p: Promise<T>) => Promise<T>,
+    budgetMs: number,
   ): Promise<SessionCache> {
-    const cache = new SessionCache(driver, client, clock, settings);
+    const cache = new SessionCache(client, clock, settings);
     try {
-      await bounded(cache.#tracking.open());
+      await new Deadlines(budgetMs).bounded(cache.#tracking.open());
     } catch (err) {
       cache.close();
       throw err;
@@ -102,20 +105,17 @@ export class SessionCache {
     if (reader === undefined) return undefined;
     const entries = this.entries;
     const ticket = entries.begin(key);
-    const sent =
-      ids.length === 1
-        ? reader.call('HGET', key, ids[0]!).then((v) => [v])
-        : (reader.call('HMGET', key, ...ids) as Promise<unknown[]>);
-    const done = sent
+    const request: CommandCall = ids.length === 1 ? getCommand(key, ids[0]!) : getManyCommand(key, ids);
+    const done = reader
+      .send(request.command, request.args)
       .catch((err: unknown) => {
         // A slot moved under the link: this read follows the redirect uncached.
         if (!isRedirect(err)) throw err;
         ticket.alive = false;
-        return this.client
-          .send(ids.length === 1 ? 'HGET' : 'HMGET', [key, ...ids])
-          .then((v) => (ids.length === 1 ? [v] : (v as unknown[])));
+        return this.client.send(request.command, request.args);
       })
-      .then((values) => {
+      .then((reply) => {
+        const values = ids.length === 1 ? [reply] : decodeMany(reply, ids.length);
         const latest = this.clock.latest();
         return ids.map((id, i) => {
           const value = values[i];
@@ -133,11 +133,6 @@ export class SessionCache {
   /** A write of this process to `key` is about to be sent, or has been answered. */
   written(key: string): void {
     this.entries.invalidate(key);
-  }
-
-  /** Drops one key's entries (a rolling touch is due: the next read must see the touched value). */
-  evict(key: string): void {
-    this.entries.evict(key);
   }
 
   /** Routes the Cluster's change of nodes or slots to the links. */

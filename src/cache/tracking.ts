@@ -1,5 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
-import type { IoredisClient, RedisClient } from '../transport/client.js';
+import type { RedisClient, TrackedMaster, TrackingPort } from '../transport/client.js';
 import type { LinkEvents } from './link.js';
 import { TrackedLink } from './link.js';
 
@@ -17,15 +16,14 @@ export class Tracking {
   #closed = false;
 
   constructor(
-    private readonly driver: IoredisClient,
-    private readonly client: RedisClient,
+    private readonly port: TrackingPort,
     private readonly maxStalenessMs: number,
     private readonly events: LinkEvents,
   ) {}
 
   /** Opens a link per master and resolves once all are healthy. */
   async open(): Promise<void> {
-    this.#layout = this.#currentLayout();
+    this.#layout = this.port.layout();
     this.#relink();
     await Promise.all(this.#all.map((link) => link.open()));
   }
@@ -38,11 +36,11 @@ export class Tracking {
   }
 
   /** The tracked connection that reads `key` (its master's), when that link is healthy. */
-  readerFor(key: string): Redis | undefined {
+  readerFor(key: string): RedisClient | undefined {
     const links = this.#links;
     const link =
-      links.size === 1 && !this.client.isCluster ? links.values().next().value : links.get(this.#nodeOf(key));
-    return link?.healthy() === true ? link.data : undefined;
+      links.size === 1 && !this.port.isCluster ? links.values().next().value : links.get(this.port.nodeOf(key) ?? '');
+    return link?.healthy() === true ? link.reader : undefined;
   }
 
   /**
@@ -50,8 +48,8 @@ export class Tracking {
    * differ from those the links were made for (ioredis also reports refreshes that changed nothing).
    */
   topologyChanged(): void {
-    if (this.#closed || !this.client.isCluster) return;
-    const layout = this.#currentLayout();
+    if (this.#closed || !this.port.isCluster) return;
+    const layout = this.port.layout();
     if (layout === this.#layout) return;
     this.#layout = layout;
     this.events.flush('topology');
@@ -62,7 +60,7 @@ export class Tracking {
   }
 
   #relink(): void {
-    this.#links = new Map(this.#templates().map(([address, node]) => [address, this.#link(node)]));
+    this.#links = new Map(this.port.trackedMasters().map((m) => [m.address, this.#link(m)]));
     this.#all = [...this.#links.values()];
   }
 
@@ -71,32 +69,7 @@ export class Tracking {
     this.#all.forEach((link) => link.close());
   }
 
-  #link(template: Redis): TrackedLink {
-    return new TrackedLink(template, this.maxStalenessMs, this.events);
-  }
-
-  /** Each master's address and a connection whose options a link copies. */
-  #templates(): [string, Redis][] {
-    const d = this.driver;
-    if (!d.isCluster) return [['', d as Redis]];
-    return (d as Cluster).nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]);
-  }
-
-  #nodeOf(key: string): string {
-    return this.client.nodeOf(key) ?? '';
-  }
-
-  /** The masters and which of them serves each slot, as one comparable string. */
-  #currentLayout(): string {
-    const d = this.driver;
-    if (!d.isCluster) return '';
-    const slots = (d as Cluster).slots;
-    const ranges: string[] = [];
-    let owner: string | undefined;
-    for (let slot = 0; slot < 16384; slot++) {
-      const next = slots[slot]?.[0];
-      if (next !== owner) ranges.push(`${slot}:${(owner = next)}`);
-    }
-    return ranges.join(',');
+  #link(master: TrackedMaster): TrackedLink {
+    return new TrackedLink(master, this.maxStalenessMs, this.events);
   }
 }

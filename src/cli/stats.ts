@@ -1,5 +1,5 @@
 import { decodeHeader } from '../codec.js';
-import { META_FIELD } from '../keys.js';
+import { isUserKey, META_FIELD } from '../keys.js';
 import type { RedisClient } from '../transport/client.js';
 
 export interface Stats {
@@ -12,16 +12,6 @@ export interface Stats {
   /** Keys looked at, of the keys on the masters; below 1 with --sample, and the counts are then estimates. */
   scannedFraction: number;
   estimated: boolean;
-}
-
-// A user key is `<prefix>{<22-character tag>}:d`.
-function isUserKey(key: string, prefix: string): boolean {
-  return (
-    key.length === prefix.length + 26 &&
-    key.startsWith(prefix) &&
-    key.charCodeAt(prefix.length) === 123 &&
-    key.endsWith('}:d')
-  );
 }
 
 const MEMORY_SAMPLE = 200;
@@ -66,7 +56,7 @@ export async function collectStats(
         for (const [id, value] of entries) {
           if (id === META_FIELD) continue;
           try {
-            if (decodeHeader(value)[0] > now) live++;
+            if (decodeHeader(value).expiresAt > now) live++;
             else expired++;
           } catch {
             expired++; // unreadable: the next write prunes it as it would an expired one

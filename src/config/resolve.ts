@@ -141,7 +141,7 @@ function redisOptionsOption(value: unknown): RedisOptions {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigurationError('redisOptions', 'expected an object of ioredis options');
   }
-  const prefix = (value as RedisOptions).keyPrefix;
+  const prefix: unknown = Reflect.get(value, 'keyPrefix');
   if (prefix !== undefined) keyPrefixOption(prefix, 'redisOptions.keyPrefix');
   return value;
 }

@@ -1,4 +1,4 @@
-import { decodeHeader, decodeSession } from '../codec.js';
+import { decodeHeader, requireValue, sessionOf } from '../codec.js';
 import { CorruptSessionError } from '../errors.js';
 import { META_FIELD } from '../keys.js';
 import type { CommandCall } from '../transport/scripts.js';
@@ -18,25 +18,43 @@ export function getManyCommand(key: string, ids: readonly string[]): CommandCall
   return { command: 'HMGET', args: [key, ...ids] };
 }
 
-/** The stored value if it is a live session, else null; a malformed value throws CorruptSessionError. */
-export function liveValue(value: unknown, latest: number): string | null {
+/** What a read found: the live session, nothing live, or a live session whose rolling touch is due. */
+export const TOUCH_DUE = Symbol('touch due');
+export type Opened = Session | null | typeof TOUCH_DUE;
+
+/**
+ * The one decision of a read: what the value `value` of session `id` opens at this time. Null
+ * when absent or expired by `latest` (the latest the Redis clock can read now); TOUCH_DUE when
+ * the session is live and was last touched at or before `touchDueAt` (ms on the Redis clock;
+ * -Infinity: never, as without `rolling`). A malformed value throws CorruptSessionError.
+ */
+export function openValue(id: string, value: unknown, latest: number, touchDueAt: number): Opened {
   if (value === null || value === undefined) return null;
-  const [expiresAt] = decodeHeader(value);
-  return expiresAt > latest ? (value as string) : null;
+  const text = requireValue(value);
+  const header = decodeHeader(text);
+  if (header.expiresAt <= latest) return null;
+  if (header.lastAccessedAt <= touchDueAt) return TOUCH_DUE;
+  // One parse of the header per read: the session is built from the one just read.
+  return sessionOf(id, text, header);
 }
 
+/** The live session a value holds, or null (no rolling: a touch is never due). */
 export function decodeGet(id: string, value: unknown, latest: number): Session | null {
-  if (value === null || value === undefined) return null;
-  // One parse of the header: decodeSession reads it anyway (an expired session is rare).
-  const session = decodeSession(id, value);
-  return session.expiresAt > latest ? session : null;
+  const opened = openValue(id, value, latest, Number.NEGATIVE_INFINITY);
+  return opened === TOUCH_DUE ? null : opened;
+}
+
+/** The values of an HMGET reply, one per id asked for; anything else is CorruptSessionError. */
+export function decodeMany(reply: unknown, count: number): unknown[] {
+  if (!Array.isArray(reply) || reply.length !== count) throw new CorruptSessionError('unexpected HMGET reply');
+  return reply;
 }
 
 /** Whole seconds left (rounded up), counted from the latest the Redis clock can read; null when not live. */
 export function decodeTtl(value: unknown, latest: number): number | null {
-  const live = liveValue(value, latest);
-  if (live === null) return null;
-  return ttlSeconds(decodeHeader(live)[0], latest);
+  if (value === null || value === undefined) return null;
+  const { expiresAt } = decodeHeader(value);
+  return expiresAt > latest ? ttlSeconds(expiresAt, latest) : null;
 }
 
 /** Whole seconds from `latest` to `expiresAt`, rounded up. */

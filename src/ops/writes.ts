@@ -1,7 +1,7 @@
 import { decodeHeader, decodeSession, encodeValue, type ValueHeader } from '../codec.js';
 import { CorruptSessionError, InvalidInputError } from '../errors.js';
 import type { ScriptCall } from '../transport/scripts.js';
-import type { Session } from '../types.js';
+import type { AuthUser, CreatedSession, Session } from '../types.js';
 import { ReplyCode } from './codes.js';
 
 // One pure builder (KEYS and ARGV, strings only) and one pure decoder (reply -> result or typed
@@ -45,20 +45,35 @@ export function createCall(a: CreateArgs): ScriptCall {
   };
 }
 
+/** What createSession sent, as decodeCreate needs it to build the result. */
+export interface SentCreate {
+  readonly token: string;
+  readonly id: string;
+  readonly header: ValueHeader;
+  readonly userId: string;
+  readonly userJson: string;
+  readonly metadata: Readonly<Record<string, string>> | undefined;
+}
+
 /**
- * The stored header's expiresAt, createdAt and lastAccessedAt, and the ids the cap evicted.
- * The script replies 1 when it stored the value sent (`sent`), or the value of the session
- * already live under this id (a create re-sent after a reconnect).
+ * The created session, with the ids the cap evicted. The script replies 1 when it stored the
+ * value sent, or the value of the session already live under this id (a create re-sent after a
+ * reconnect): then only its header is read back, the data is what was sent.
  */
-export function decodeCreate(
-  reply: unknown,
-  sent: ValueHeader,
-): { header: [number, number, number]; evicted: string[] } {
+export function decodeCreate(reply: unknown, sent: SentCreate): CreatedSession {
   if (!Array.isArray(reply) || reply.length === 0) throw new CorruptSessionError('unexpected createSession reply');
-  const evicted = reply.slice(1).map(String);
-  if (reply[0] === 1) return { header: [sent.expiresAt, sent.createdAt, sent.lastAccessedAt], evicted };
-  const [expiresAt, createdAt, lastAccessedAt] = decodeHeader(reply[0]);
-  return { header: [expiresAt, createdAt, lastAccessedAt], evicted };
+  const { expiresAt, createdAt, lastAccessedAt } = reply[0] === 1 ? sent.header : decodeHeader(reply[0]);
+  return {
+    id: sent.id,
+    userId: sent.userId,
+    user: JSON.parse(sent.userJson) as AuthUser,
+    createdAt,
+    lastAccessedAt,
+    expiresAt,
+    metadata: sent.metadata === undefined ? {} : { ...sent.metadata },
+    token: sent.token,
+    evictedSessionIds: reply.slice(1).map(String),
+  };
 }
 
 /** ttl 0: keep the session's own idle TTL. */

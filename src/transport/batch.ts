@@ -1,15 +1,6 @@
 import { classifyError } from '../errors.js';
 import type { RedisClient } from './client.js';
-import { isNoScript, isScriptCall, routeKey, toCommand, type Request, type Scripts } from './scripts.js';
-
-// Replies a cluster node gives for a slot it does not (or not yet, or no longer) serve. A
-// pipeline sent to one node gets them raw; the same request sent on its own is redirected and
-// retried by ioredis.
-const CLUSTER_REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
-
-export function isRedirect(err: unknown): boolean {
-  return err instanceof Error && CLUSTER_REDIRECT.test(err.message);
-}
+import { routeKey, toCommand, type Request, type Scripts } from './scripts.js';
 
 /**
  * Sends many requests (scripts and plain commands alike) in one round trip and returns each
@@ -59,12 +50,9 @@ export class Batches {
     return Promise.all(
       replies.map((reply, i) => {
         if (!(reply instanceof Error)) return reply;
-        const r = requests[i]!;
         // Order does not matter within a batch: re-sent on their own after the pipeline.
-        if ((isScriptCall(r) && isNoScript(reply)) || isRedirect(reply)) {
-          return this.scripts.send(client, r).catch((e: unknown) => classifyError(e));
-        }
-        return classifyError(reply);
+        const recovered = this.scripts.recover(client, requests[i]!, reply);
+        return recovered === undefined ? classifyError(reply) : recovered.catch((e: unknown) => classifyError(e));
       }),
     );
   }

@@ -1,5 +1,5 @@
 import calculateSlot from 'cluster-key-slot';
-import type { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { ConfigurationError } from '../errors.js';
 
 /** One Redis command: its name and its arguments, strings only (built and checked by the store). */
@@ -29,6 +29,29 @@ export interface RedisClient {
   onLifecycle(listener: (event: LifecycleEvent) => void): () => void;
   /** Closes gracefully (QUIT), or drops the connection when that fails. */
   close(): Promise<void>;
+  /** What the session cache needs of this topology; undefined for a driver it cannot track on. */
+  tracking(): TrackingPort | undefined;
+}
+
+/**
+ * The session cache's port on a topology (ioredis only: the cache's links need its pub/sub):
+ * the masters, each with its address and a way to open connections like the store's to it,
+ * and which master serves each slot.
+ */
+export interface TrackingPort {
+  readonly isCluster: boolean;
+  trackedMasters(): TrackedMaster[];
+  /** The masters and which of them serves each slot, as one comparable string ('' on one server). */
+  layout(): string;
+  /** The master serving `key`, as a master's address names it ('' on one server). */
+  nodeOf(key: string): string | undefined;
+}
+
+export interface TrackedMaster {
+  /** As `nodeOf` names it ('' on one server). */
+  readonly address: string;
+  /** A new, lazily connecting connection to this master with its options and `overrides`. */
+  duplicate(overrides: RedisOptions): Redis;
 }
 
 /** The parts of a node-redis (v4/v5) client the store uses. */
@@ -45,8 +68,12 @@ function isCluster(client: IoredisClient): client is Cluster {
   return client.isCluster;
 }
 
+function addressOf(node: Redis): string {
+  return `${node.options.host}:${node.options.port}`;
+}
+
 /** Adapts an ioredis Redis or Cluster. */
-class Ioredis implements RedisClient {
+class Ioredis implements RedisClient, TrackingPort {
   readonly isCluster: boolean;
 
   constructor(
@@ -77,7 +104,30 @@ class Ioredis implements RedisClient {
   masters(): RedisClient[] {
     const d = this.driver;
     if (!isCluster(d)) return [this];
-    return d.nodes('master').map((node) => new Ioredis(node, `${node.options.host}:${node.options.port}`));
+    return d.nodes('master').map((node) => new Ioredis(node, addressOf(node)));
+  }
+
+  tracking(): TrackingPort {
+    return this;
+  }
+
+  /** Each master, duplicated by its own options (a Sentinel client's duplicate asks the Sentinels again). */
+  trackedMasters(): TrackedMaster[] {
+    const d = this.driver;
+    const nodes: [string, Redis][] = isCluster(d) ? d.nodes('master').map((n) => [addressOf(n), n]) : [['', d]];
+    return nodes.map(([address, node]) => ({ address, duplicate: (overrides) => node.duplicate(overrides) }));
+  }
+
+  layout(): string {
+    const d = this.driver;
+    if (!isCluster(d)) return '';
+    const ranges: string[] = [];
+    let owner: string | undefined;
+    for (let slot = 0; slot < 16384; slot++) {
+      const next = d.slots[slot]?.[0];
+      if (next !== owner) ranges.push(`${slot}:${(owner = next)}`);
+    }
+    return ranges.join(',');
   }
 
   onLifecycle(listener: (event: LifecycleEvent) => void): () => void {
@@ -155,6 +205,11 @@ class NodeRedis implements RedisClient {
   close(): Promise<void> {
     // A caller's node-redis client is the caller's to close.
     return Promise.resolve();
+  }
+
+  tracking(): undefined {
+    // node-redis delivers RESP2 invalidations only through its own client-side cache.
+    return undefined;
   }
 }
 

@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { keyPrefixOption, type ResolvedOptions } from '../config/resolve.js';
 import { ConfigurationError, classifyError, StoreUnavailableError } from '../errors.js';
+import { redactUrl } from '../settings.js';
 import type { Logger } from '../types.js';
 import type { IoredisClient, RedisClient } from './client.js';
 
@@ -143,7 +144,7 @@ function classifyConnectError(err: unknown, target: string, timedOutMs?: number)
   const typed = classifyError(err);
   if (typed.code !== 'STORE_ERROR' && typed.code !== 'STORE_UNAVAILABLE') return typed;
   // Never echo the URL's password.
-  const safe = target.replace(/\/\/[^@/]*@/, '//***@');
+  const safe = redactUrl(target);
   const why = err instanceof ConnectTimeout ? '' : `: ${(err as Error).message}`;
   const within = timedOutMs === undefined ? '' : ` within ${timedOutMs} ms`;
   return new StoreUnavailableError(`could not connect to Redis at ${safe}${within}${why}`, { cause: err });

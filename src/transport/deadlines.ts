@@ -6,6 +6,12 @@ interface Entry {
   settled: boolean;
 }
 
+/** Told whether Redis answered each command (the metrics' redis_up): nothing else knows it. */
+export interface Reachability {
+  reachable(up: boolean): void;
+  replyFailed(err: unknown): void;
+}
+
 // Deadlines are checked at most this often: a timeout fires at most this late.
 const GRANULARITY_MS = 5;
 
@@ -19,7 +25,10 @@ export class Deadlines {
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly budgetMs: number) {}
+  constructor(
+    private readonly budgetMs: number,
+    private readonly reach?: Reachability,
+  ) {}
 
   /**
    * Bounds any Redis promise by the budget and types its errors: every command the store sends
@@ -31,12 +40,10 @@ export class Deadlines {
       work.then(
         (value) => {
           budget.settled = true;
+          this.reach?.reachable(true);
           resolve(value);
         },
-        (err: unknown) => {
-          budget.settled = true;
-          reject(classifyError(err));
-        },
+        (err: unknown) => this.failed(budget, reject, err),
       );
     });
   }
@@ -51,18 +58,23 @@ export class Deadlines {
       work.then(
         (value) => {
           budget.settled = true;
+          this.reach?.reachable(true);
           try {
             resolve(map(value));
           } catch (err) {
             reject(classifyError(err));
           }
         },
-        (err: unknown) => {
-          budget.settled = true;
-          reject(classifyError(err));
-        },
+        (err: unknown) => this.failed(budget, reject, err),
       );
     });
+  }
+
+  private failed(budget: { settled: boolean }, reject: (err: Error) => void, err: unknown): void {
+    budget.settled = true;
+    const typed = classifyError(err);
+    this.reach?.replyFailed(typed);
+    reject(typed);
   }
 
   /** Registers a call; mark the returned entry settled when it finishes. */
@@ -88,6 +100,7 @@ export class Deadlines {
       if (!entry.settled) {
         if (entry.deadline > now) break;
         entry.settled = true;
+        this.reach?.reachable(false);
         entry.reject(new StoreTimeoutError(this.budgetMs));
       }
       this.head++;

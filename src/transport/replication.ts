@@ -1,8 +1,7 @@
 import type { WaitForReplicas } from '../config/options.js';
 import { StoreReplicationError } from '../errors.js';
 import type { RedisClient } from './client.js';
-import { isRedirect } from './batch.js';
-import { isNoScript, toCommand, type ScriptCall, type Scripts } from './scripts.js';
+import { isNoScript, isRedirect, toCommand, type ScriptCall, type Scripts } from './scripts.js';
 
 /**
  * Writes confirmed by `WAIT` in the same round trip, on the node that ran them (see the README,
@@ -53,13 +52,12 @@ export class Replication {
         await this.scripts.reload(unblocked, call);
         throw new StoreReplicationError(wait.replicas, acked);
       }
-      this.scripts.onReload?.(call.script);
       [result, acked] = await this.writeAndWait(client, call, true);
     }
     if (isRedirect(result) && client.isCluster) {
       // The slot moved: ioredis redirects the write itself; then WAIT on the node that took it.
       const askedNode = /^ASK \d+ (\S+)/.exec((result as Error).message)?.[1];
-      result = await this.scripts.send(client, call);
+      result = await this.scripts.recover(client, call, result);
       acked = await this.waitOn(client, askedNode ?? client.nodeOf(call.keys[0]!));
     }
     if (result instanceof Error) throw result;
@@ -87,7 +85,7 @@ export class Replication {
   private async writeAndWait(client: RedisClient, call: ScriptCall, withBody: boolean): Promise<[unknown, unknown]> {
     const { replicas, timeout } = this.wait;
     const [write, waited] = await client.pipeline([
-      toCommand(call, withBody),
+      withBody ? this.scripts.reloadCommand(call) : toCommand(call),
       ['WAIT', String(replicas), String(timeout)],
     ]);
     return [write, waited];

@@ -38,6 +38,15 @@ export function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
 }
 
+// Replies a cluster node gives for a slot it does not (or not yet, or no longer) serve. A
+// pipeline sent to one node gets them raw; the same request sent on its own is redirected and
+// retried by ioredis.
+const CLUSTER_REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
+export function isRedirect(err: unknown): boolean {
+  return err instanceof Error && CLUSTER_REDIRECT.test(err.message);
+}
+
 /** The request as one command: EVALSHA by SHA, or EVAL with the body (which also reloads the cache). */
 export function toCommand(r: Request, withBody = false): Command {
   if (!isScriptCall(r)) return [r.command, ...r.args];
@@ -76,6 +85,23 @@ export class Scripts {
   reload(client: RedisClient, call: ScriptCall): Promise<unknown> {
     this.onReload?.(call.script);
     return client.send('EVAL', scriptArgs(call, true));
+  }
+
+  /** After NOSCRIPT, for a pipeline: the EVAL command that reloads the script (counted as a reload). */
+  reloadCommand(call: ScriptCall): Command {
+    this.onReload?.(call.script);
+    return toCommand(call, true);
+  }
+
+  /**
+   * The one place a failed reply is recovered from: a script Redis lost is reloaded, and a
+   * request a cluster node redirected (a pipeline gets MOVED, ASK, TRYAGAIN raw) is sent again
+   * on its own, which ioredis routes and retries. Undefined when `err` is not recoverable.
+   */
+  recover(client: RedisClient, r: Request, err: unknown): Promise<unknown> | undefined {
+    if (isScriptCall(r) && isNoScript(err)) return this.reload(client, r);
+    if (isRedirect(err) && client.isCluster) return this.send(client, r);
+    return undefined;
   }
 
   /**

@@ -6,6 +6,7 @@ import { rejects } from '../helpers/assert.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { alice, bob, openStore } from '../helpers/store.js';
 import { InvalidInputError, StoreUnavailableError } from '../../src/errors.js';
+import { STORE_OPERATIONS } from '../../src/operations.js';
 
 const test = suite('metrics');
 let r: TestRedis;
@@ -104,6 +105,32 @@ test('names, types, labels and counts after a scripted sequence (invalid input, 
   }
 });
 
+test('redis_up moves only on calls that reached Redis: junk tokens and bad input during an outage leave it at 0', async () => {
+  const registry = new Registry();
+  const store = await openStore(r, { metrics: { registry }, commandTimeout: 300 });
+  try {
+    const { token } = await store.createSession(alice);
+    assert.is(await value(registry, 'session_store_redis_up'), 1);
+    await r.kill();
+    await rejects(store.getSession(token), StoreUnavailableError);
+    assert.is(await value(registry, 'session_store_redis_up'), 0);
+    // Answered without I/O: a string that is not a token, and a value of the wrong type.
+    for (let i = 0; i < 20; i++) assert.is(await store.getSession('junk'), null);
+    await rejects(store.getSession(42 as never), InvalidInputError);
+    await rejects(store.countUserSessions('' as never), InvalidInputError);
+    assert.is(await value(registry, 'session_store_redis_up'), 0);
+    assert.is(
+      await value(registry, 'session_store_operations_total', { operation: 'getSession', outcome: 'not_found' }),
+      20,
+    );
+    await r.restart();
+    assert.is(await store.countUserSessions('alice'), 0, 'the restarted Redis kept nothing');
+    assert.is(await value(registry, 'session_store_redis_up'), 1, 'a call that reached Redis again sets it back');
+  } finally {
+    await store.close();
+  }
+});
+
 test('label sets stay bounded whatever the traffic', async () => {
   const registry = new Registry();
   const store = await openStore(r, { metrics: { registry } });
@@ -119,15 +146,16 @@ test('label sets stay bounded whatever the traffic', async () => {
   }
 });
 
-test('metrics: false registers nothing and leaves the methods unwrapped; a custom prefix is used', async () => {
+test('metrics: false registers nothing; no method is patched on an instance; a custom prefix is used', async () => {
   const registry = new Registry();
-  // Tracing off too: it wraps the methods on its own (see tracing.test.ts).
   const plain = await openStore(r, { metrics: false, tracing: false });
-  const prefixed = await openStore(r, { metrics: { registry, prefix: 'myapp_sessions_' }, tracing: false });
+  const prefixed = await openStore(r, { metrics: { registry, prefix: 'myapp_sessions_' } });
   try {
-    // getSession times itself; every other method is wrapped only when metrics are on.
-    assert.is(plain.createSession, RedisSessionStore.prototype.createSession);
-    assert.is.not(prefixed.createSession, RedisSessionStore.prototype.createSession);
+    // Metrics and tracing are recorded by the store's own methods: nothing replaces them.
+    for (const store of [plain, prefixed]) {
+      assert.equal(Object.getOwnPropertyNames(store), []);
+      for (const operation of STORE_OPERATIONS) assert.is(store[operation], RedisSessionStore.prototype[operation]);
+    }
     await prefixed.createSession(alice);
     const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
     assert.ok(names.every((n) => n.startsWith('myapp_sessions_')));

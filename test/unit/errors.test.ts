@@ -12,7 +12,7 @@ import {
   StoreTlsError,
   StoreUnavailableError,
 } from '../../src/errors.js';
-import { OUTCOMES, outcomeOf } from '../../src/metrics.js';
+import { OUTCOMES, outcomeOf } from '../../src/operations.js';
 
 const test = suite('error classification');
 

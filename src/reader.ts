@@ -1,0 +1,229 @@
+import { freeze, type SessionCache } from './cache/session-cache.js';
+import type { Connections } from './connections.js';
+import { InvalidInputError } from './errors.js';
+import { sessionIdOf, tagOfToken, userKey, userTag } from './keys.js';
+import type { Observer } from './observe.js';
+import {
+  allCommand,
+  countCommands,
+  decodeAll,
+  decodeFastCount,
+  decodeMany,
+  decodeTtl,
+  getCommand,
+  getManyCommand,
+  openValue,
+  TOUCH_DUE,
+  ttlSeconds,
+  type Opened,
+} from './ops/reads.js';
+import { decodeValueReply, touchCall } from './ops/writes.js';
+import type { RedisClient } from './transport/client.js';
+import type { Request } from './transport/scripts.js';
+import type { Session } from './types.js';
+import { requireString, validateUserId } from './validate.js';
+
+/** A token's session: its user's key and its public id. */
+export interface TokenRef {
+  readonly key: string;
+  readonly id: string;
+}
+
+/** Where a token's session lives, or null when the string is not a token (a type error throws). */
+export function tokenRef(prefix: string, token: unknown, name = 'token'): TokenRef | null {
+  const tag = tagOfToken(requireString(name, token));
+  if (tag === null) return null;
+  return { key: userKey(prefix, tag), id: sessionIdOf(token as string) };
+}
+
+/** The key of a user's sessions; a bad user id throws InvalidInputError. */
+export function userKeyOf(prefix: string, userId: unknown): string {
+  return userKey(prefix, userTag(validateUserId(userId)));
+}
+
+/** Most tokens one `getSessions` call takes. */
+export const MAX_BATCH = 10_000;
+
+/** What reads are configured by. */
+export interface ReadSettings {
+  keyPrefix: string;
+  rolling: boolean;
+  /** With rolling, ms between two touches of one session. */
+  touchAfterMs: number;
+}
+
+/**
+ * The read path: plain commands built and decoded in `ops/reads.ts`, or the session cache when
+ * it is on, and the rolling touch a read may owe. Returns a value where no I/O is needed (a
+ * cache hit without a touch due), else a promise: a hit settles without a promise layer.
+ */
+export class SessionReader {
+  constructor(
+    private readonly conn: Connections,
+    private readonly settings: ReadSettings,
+    private readonly observer: Observer,
+    private readonly cache: SessionCache | undefined,
+  ) {}
+
+  /** The live session a token opens, or null; a value when no I/O was needed. */
+  get(token: string): Session | null | Promise<Session | null> {
+    const at = performance.now(); // one clock reading per call
+    const ref = tokenRef(this.settings.keyPrefix, token);
+    if (ref === null) return null;
+    const client = this.conn.client(at);
+    const { key, id } = ref;
+    const cache = this.cache;
+    if (cache !== undefined) {
+      const hit = cache.hit(key, id, at);
+      this.observer.cacheHit(hit !== undefined);
+      if (hit !== undefined) return this.#rolled(key, hit, client);
+      const loaded = cache.load(key, [id]);
+      if (loaded !== undefined) return this.conn.bounded(loaded).then(([s]) => this.#rolled(key, s!, client));
+    }
+    const request = getCommand(key, id);
+    return this.conn.deadlines.boundedMap(client.send(request.command, request.args), (value) =>
+      this.#opened(key, id, value, client),
+    );
+  }
+
+  /** Many sessions in one pipelined round trip, in input order; null where absent or not a token. */
+  getMany(tokens: readonly string[]): Promise<(Session | null)[]> {
+    if (!Array.isArray(tokens)) throw new InvalidInputError('tokens', 'expected an array of strings');
+    if (tokens.length > MAX_BATCH) throw new InvalidInputError('tokens', `at most ${MAX_BATCH} per call`);
+    const prefix = this.settings.keyPrefix;
+    const refs = tokens.map((t, i) => tokenRef(prefix, t, `tokens[${i}]`));
+    this.observer.batch(tokens.length);
+    const now = performance.now(); // one clock reading for the whole batch
+    const client = this.conn.client(now);
+    const cache = this.cache;
+    const sessions: (Session | null | Promise<Session | null>)[] = new Array<Session | null>(refs.length).fill(null);
+    // One command per user: the tokens of one user fold into one HMGET.
+    const byKey = new Map<string, number[]>();
+    let hits = 0;
+    refs.forEach((ref, i) => {
+      if (ref === null) return;
+      const hit = cache?.hit(ref.key, ref.id, now);
+      if (hit !== undefined) {
+        hits++;
+        return void (sessions[i] = this.#rolled(ref.key, hit, client));
+      }
+      const at = byKey.get(ref.key);
+      if (at === undefined) byKey.set(ref.key, [i]);
+      else at.push(i);
+    });
+    if (cache !== undefined) this.observer.cacheHits(hits);
+    const cached: Promise<void>[] = [];
+    const uncached: [string, number[]][] = [];
+    for (const [key, at] of byKey) {
+      const ids = at.map((i) => refs[i]!.id);
+      const loaded = cache?.load(key, ids);
+      if (loaded === undefined) uncached.push([key, at]);
+      else
+        cached.push(
+          loaded.then((found) => {
+            for (let k = 0; k < at.length; k++) sessions[at[k]!] = this.#rolled(key, found[k]!, client);
+          }),
+        );
+    }
+    const requests: Request[] = uncached.map(([key, at]) =>
+      at.length === 1
+        ? getCommand(key, refs[at[0]!]!.id)
+        : getManyCommand(
+            key,
+            at.map((i) => refs[i]!.id),
+          ),
+    );
+    return this.conn.bounded(Promise.all([this.conn.batches.send(client, requests), ...cached])).then(([replies]) => {
+      uncached.forEach(([key, at], g) => {
+        const reply = replies[g];
+        if (reply instanceof Error) throw reply;
+        const values = at.length === 1 ? [reply] : decodeMany(reply, at.length);
+        for (let k = 0; k < at.length; k++) sessions[at[k]!] = this.#opened(key, refs[at[k]!]!.id, values[k], client);
+      });
+      // Only rolling touches are still in flight.
+      return this.settings.rolling
+        ? Promise.all(sessions.map((s) => Promise.resolve(s)))
+        : (sessions as (Session | null)[]);
+    });
+  }
+
+  /** Whole seconds until the session expires (rounded up), or null when there is none live. */
+  ttl(token: string): Promise<number | null> | null {
+    const ref = tokenRef(this.settings.keyPrefix, token);
+    return ref === null ? null : this.#ttl(ref);
+  }
+
+  async #ttl(ref: TokenRef): Promise<number | null> {
+    const cache = this.cache;
+    const clock = this.conn.clock;
+    if (cache !== undefined) {
+      this.conn.assertOpen();
+      const hit = cache.hit(ref.key, ref.id);
+      this.observer.cacheHit(hit !== undefined);
+      const found = hit ?? (await this.#loaded(cache, ref));
+      if (found !== undefined) return found === null ? null : ttlSeconds(found.expiresAt, clock.latest());
+    }
+    return decodeTtl(await this.conn.send(getCommand(ref.key, ref.id)), clock.latest());
+  }
+
+  /** Exact number of the user's live sessions. */
+  async count(userId: string): Promise<number> {
+    const key = userKeyOf(this.settings.keyPrefix, userId);
+    const [fields, meta] = await this.conn.batch(this.conn.client(), countCommands(key));
+    if (fields instanceof Error) throw fields;
+    if (meta instanceof Error) throw meta;
+    const fast = decodeFastCount(fields, meta, this.conn.clock.latest());
+    if (fast !== null) return fast;
+    // Some session may have expired since the user's last create: look at each one.
+    return (await this.#list(key)).length;
+  }
+
+  /** The user's live sessions (without tokens), soonest expiry first. */
+  list(userId: string): Promise<Session[]> {
+    return this.#list(userKeyOf(this.settings.keyPrefix, userId));
+  }
+
+  async #list(key: string): Promise<Session[]> {
+    return decodeAll(await this.conn.send(allCommand(key)), this.conn.clock.latest());
+  }
+
+  /** What a read found: the live session, after the rolling touch when one is due. */
+  #opened(key: string, id: string, value: unknown, client: RedisClient): Session | null | Promise<Session | null> {
+    const opened: Opened = openValue(id, value, this.conn.clock.latest(), this.#touchDueAt());
+    if (opened === TOUCH_DUE) return this.#touch(key, id, client);
+    return this.#out(opened);
+  }
+
+  /** A session the cache found (or null): after the rolling touch when one is due. */
+  #rolled(key: string, session: Session | null, client: RedisClient): Session | null | Promise<Session | null> {
+    if (session === null || session.lastAccessedAt > this.#touchDueAt()) return session;
+    return this.#touch(key, session.id, client);
+  }
+
+  /** Sessions last touched at or before this (Redis clock, ms) are due a rolling touch. */
+  #touchDueAt(): number {
+    const s = this.settings;
+    return s.rolling ? this.conn.clock.now() - s.touchAfterMs : Number.NEGATIVE_INFINITY;
+  }
+
+  /** A rolling touch: a best-effort write, not confirmed with WAIT even under waitForReplicas. */
+  #touch(key: string, id: string, client: RedisClient): Promise<Session | null> {
+    const cache = this.cache;
+    const sent = this.conn.bounded(this.conn.scripts.send(client, touchCall(key, id, this.settings.touchAfterMs)));
+    if (cache === undefined) return sent.then((v) => decodeValueReply(id, v));
+    cache.written(key);
+    return sent.finally(() => cache.written(key)).then((v) => this.#out(decodeValueReply(id, v)));
+  }
+
+  /** With the cache on, every session read back has a frozen user and metadata, cached or not. */
+  #out<T extends Session | null>(session: T): T {
+    if (session !== null && this.cache !== undefined) freeze(session);
+    return session;
+  }
+
+  /** A session loaded through the cache, or undefined when the cache cannot serve now. */
+  async #loaded(cache: SessionCache, ref: TokenRef): Promise<Session | null | undefined> {
+    const loaded = cache.load(ref.key, [ref.id]);
+    return loaded === undefined ? undefined : (await this.conn.bounded(loaded))[0];
+  }
+}
