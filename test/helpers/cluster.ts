@@ -154,3 +154,31 @@ export async function startCluster(config: ClusterConfig = {}): Promise<TestClus
 export async function onEveryMaster(cluster: TestCluster, fn: (admin: Redis) => Promise<unknown>): Promise<void> {
   await Promise.all((await cluster.masters()).map((m) => fn(m.admin)));
 }
+
+/**
+ * One redis-server in cluster mode that serves every slot: enough for slot arithmetic and
+ * cluster-client code paths, without the replicas and failovers `startCluster` brings.
+ */
+export async function startSingleNodeCluster(): Promise<TestRedis> {
+  const node = await startRedis([
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-announce-ip',
+    '127.0.0.1',
+    '--cluster-port',
+    String(await freeServerPort()),
+  ]);
+  try {
+    await node.admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    await waitFor(
+      async () => ((await node.admin.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok'),
+      10_000,
+    );
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+  return node;
+}

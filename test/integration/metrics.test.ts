@@ -117,7 +117,7 @@ test('redis_up moves only on calls that reached Redis: junk tokens and bad input
     // Answered without I/O: a string that is not a token, and a value of the wrong type.
     for (let i = 0; i < 20; i++) assert.is(await store.getSession('junk'), null);
     await rejects(store.getSession(42 as never), InvalidInputError);
-    await rejects(store.countUserSessions('' as never), InvalidInputError);
+    await rejects(store.countUserSessions(''), InvalidInputError);
     assert.is(await value(registry, 'session_store_redis_up'), 0);
     assert.is(
       await value(registry, 'session_store_operations_total', { operation: 'getSession', outcome: 'not_found' }),

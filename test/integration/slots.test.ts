@@ -2,7 +2,8 @@ import { Cluster } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RedisSessionStore } from '../../src/index.js';
-import { keySlot, startRedis, waitFor, type TestRedis } from '../helpers/redis.js';
+import { startSingleNodeCluster } from '../helpers/cluster.js';
+import { keySlot, type TestRedis } from '../helpers/redis.js';
 
 // A real cluster-mode server owning all 16384 slots. Standalone Redis checks no slots; here a
 // #!lua script that touched a key outside its declared slot would fail, and ioredis routes by
@@ -30,16 +31,7 @@ const awkwardIds = [
 ];
 
 test.before(async () => {
-  r = await startRedis([
-    '--cluster-enabled',
-    'yes',
-    '--cluster-config-file',
-    'nodes.conf',
-    '--cluster-announce-ip',
-    '127.0.0.1',
-  ]);
-  await r.admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
-  await waitFor(async () => ((await r.admin.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok'), 10_000);
+  r = await startSingleNodeCluster();
   cluster = new Cluster([{ host: r.host, port: r.port }], { redisOptions: { maxRetriesPerRequest: 1 } });
   cluster.on('error', () => undefined);
   store = await RedisSessionStore.connect({ redis: cluster, maxSessionsPerUser: 3, rolling: true, touchAfter: 0 });

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CacheEntries, sizeOf } from '../../src/cache/entries.js';
@@ -100,8 +102,38 @@ test('LRU: beyond maxEntries or maxBytes the least recently used keys go first',
   assert.equal([b.size, b.bytes], [2, 50]);
 });
 
-test('sizes: each session is charged its value plus a fixed overhead', () => {
-  assert.ok(sizeOf(400) > 400 && sizeOf(400) - sizeOf(0) === 400);
+test('sizes: the estimate is within 2x of the heap that cached sessions really take', () => {
+  // A session as the cache holds it: decoded from a ~400-character value, user and metadata frozen.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const metaJson = JSON.stringify({ device: 'Firefox on Linux'.repeat(8), theme: 'dark' });
+  const valueOf = (i: number) =>
+    `1|9999999999999|1|1|60|0|${metaJson}\n${JSON.stringify({ id: `user-${i}`, username: 'someone'.repeat(20), roles: ['a', 'b'] })}`;
+  const n = 20_000;
+  const c = new CacheEntries({ maxEntries: n, maxBytes: Number.MAX_SAFE_INTEGER });
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < n; i++) {
+    const text = valueOf(i);
+    const [meta, user] = text.slice(text.indexOf('{')).split('\n') as [string, string];
+    const s: Session = {
+      id: `id-${String(i).padStart(19, '0')}`,
+      userId: 'u',
+      user: Object.freeze(JSON.parse(user) as Session['user']),
+      createdAt: 1,
+      lastAccessedAt: 1,
+      expiresAt: 2,
+      metadata: Object.freeze(JSON.parse(meta) as Record<string, string>),
+    };
+    const t = c.begin(`k${i}`);
+    c.store(`k${i}`, t, s, sizeOf(text.length));
+    c.end(`k${i}`, t);
+  }
+  gc();
+  const measured = (process.memoryUsage().heapUsed - before) / n;
+  const estimated = c.bytes / n;
+  assert.is(c.size, n);
+  assert.ok(estimated >= measured / 2 && estimated <= measured * 2, `estimated ${estimated} B, measured ${measured} B`);
 });
 
 test('the cache option: true, limits, or off; bad limits are ConfigurationErrors', () => {
