@@ -9,6 +9,7 @@ import { callerClientReady, checkCallerClient, openClients, preflight } from './
 import { Deadlines, type Reachability } from './transport/deadlines.js';
 import { Replication } from './transport/replication.js';
 import { Scripts, type Request, type ScriptCall } from './transport/scripts.js';
+import type { ServerIdentity } from './server.js';
 import type { HealthReport } from './types.js';
 
 /** What the connections report to the store: replies for the metrics, and script reloads. */
@@ -39,6 +40,8 @@ export class Connections {
   readonly #unsubscribe: (() => void)[] = [];
   /** The store's onScriptReload listener. */
   reloadListener: ((script: ScriptName) => void) | undefined;
+  /** The server found at connect (undefined when INFO is not permitted). */
+  server: ServerIdentity | undefined;
   #next = 0;
   #closed = false;
 
@@ -82,7 +85,7 @@ export class Connections {
     const writer = !confirmed ? undefined : given !== undefined ? clients[0] : clients.pop();
     const connections = new Connections(clients, writer, given === undefined, options, hooks);
     try {
-      await preflight(clients[0]!, options.logger, connections.bounded);
+      connections.server = await preflight(clients[0]!, options.logger, connections.bounded);
       await Promise.all(connections.#all().map((c) => connections.bounded(connections.scripts.preload(c))));
       await connections.clock.sample(clients[0]!, connections.bounded);
     } catch (err) {

@@ -1,3 +1,4 @@
+import { isScriptAclRefusal } from './server.js';
 /**
  * Every error the store raises is a `SessionStoreError` with a stable `code`; the driver's
  * error, if any, is kept as `cause`. Match on the class or on `code`, never on the message.
@@ -156,7 +157,8 @@ export function classifyError(err: unknown): SessionStoreError {
   if (err.message === 'Command timed out') return new StoreTimeoutError(undefined, { cause: err });
   if (errno !== undefined && isTlsCode(errno)) return new StoreTlsError(errno, { cause: err });
   if (redisCode === 'OOM') return new StoreOutOfMemoryError({ cause: err });
-  if (AUTH_REDIS_CODES.has(redisCode)) return new StoreAuthError(err.message, { cause: err });
+  if (AUTH_REDIS_CODES.has(redisCode) || isScriptAclRefusal(err.message))
+    return new StoreAuthError(err.message, { cause: err });
   if (redisCode === 'WRONGTYPE') return new CorruptSessionError('a store key holds another Redis type', { cause: err });
   if (
     UNAVAILABLE_REDIS_CODES.has(redisCode) ||

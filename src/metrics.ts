@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } 
 import type { CacheEntries } from './cache/entries.js';
 import { luaScripts, type ScriptName } from './lua.generated.js';
 import { CacheMetrics } from './metrics/cache.js';
+import type { ServerIdentity } from './server.js';
 import { LatencyHistogram, OperationStats } from './metrics/latency.js';
 import {
   OPERATIONS,
@@ -38,6 +39,7 @@ export class StoreMetrics {
   readonly batchSize: Histogram;
   readonly redisUp: Gauge;
   readonly healthCheckSeconds: Gauge;
+  readonly serverInfo: Gauge<'server' | 'version'>;
   private readonly stats = new OperationStats();
   private up = true;
   private cache: CacheMetrics | undefined;
@@ -98,7 +100,18 @@ export class StoreMetrics {
       help: 'Duration of the last health check (time to failure when unhealthy).',
       registers,
     });
+    this.serverInfo = new Gauge({
+      name: `${prefix}server_info`,
+      help: 'The server the store connected to (1): its name (redis, valkey) and its own version.',
+      labelNames: ['server', 'version'],
+      registers,
+    });
     this.redisUp.set(1);
+  }
+
+  /** Records the server a store connected to (a bounded label set: one series per server build). */
+  connectedTo(server: ServerIdentity): void {
+    this.serverInfo.set({ server: server.name, version: server.version }, 1);
   }
 
   /**

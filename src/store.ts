@@ -75,6 +75,7 @@ export class RedisSessionStore {
     this.#observer = new Observer(metrics, tracing);
     this.#reader = new SessionReader(conn, options, this.#observer, cache);
     this.#unwatch = cache === undefined ? undefined : metrics?.watchCache(cache.entries);
+    if (conn.server !== undefined) metrics?.connectedTo(conn.server);
     conn.watch(() => cache?.topologyChanged());
   }
 

@@ -9,6 +9,7 @@
 // without TLS skips the TLS tests and says so in the summary.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, delimiter, resolve } from 'node:path';
 
 const SERVER_TIERS = ['lua', 'integration', 'reliability', 'security', 'cluster'];
@@ -79,7 +80,7 @@ function describeServer(dir) {
   const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const name = /^(\w+) server v=(\S+)/.exec(version);
   // A build without TLS refuses a TLS port at once; one with TLS fails on the missing certificate.
-  const probe = spawnSync(binary, ['--port', '0', '--tls-port', '1', '--save', '', '--dir', dir], {
+  const probe = spawnSync(binary, ['--port', '0', '--tls-port', '1', '--save', '', '--dir', tmpdir()], {
     encoding: 'utf8',
     timeout: 10_000,
   });

@@ -1,7 +1,7 @@
 import { CLIENT_COMMANDS, SCRIPT_COMMANDS } from '../acl.js';
 import { luaScripts } from '../lua.generated.js';
 import type { RedisClient } from '../transport/client.js';
-import { isTooOld, MIN_REDIS_VERSION } from '../transport/connection.js';
+import { infoField, isTooOld, MIN_REDIS_VERSION, serverLabel, serverOf } from '../server.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
 
@@ -13,7 +13,7 @@ export interface Check {
   fix?: string;
 }
 
-const field = (info: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+const field = infoField;
 
 async function attempt<T>(work: Promise<T>): Promise<T | Error> {
   try {
@@ -30,16 +30,20 @@ export async function runChecks(client: RedisClient, prefix: string): Promise<Ch
   for (const node of masters) {
     const where = node.address === '' ? '' : ` (${node.address})`;
     const info = String(await node.send('INFO', ['server', 'memory', 'persistence']));
-    const version = field(info, 'redis_version') ?? 'unknown';
+    const server = serverOf(info);
+    const detail =
+      server.name === 'redis'
+        ? serverLabel(server)
+        : `${serverLabel(server)} (Redis ${server.redisVersion} compatible)`;
     checks.push(
-      isTooOld(version)
+      isTooOld(server)
         ? {
             name: `version${where}`,
             verdict: 'fail',
-            detail: `Redis ${version}`,
-            fix: `upgrade to Redis ${MIN_REDIS_VERSION.join('.')} or newer (the scripts use #!lua flags)`,
+            detail,
+            fix: `upgrade to Redis ${MIN_REDIS_VERSION.join('.')} (or a compatible server) or newer (the scripts use #!lua flags)`,
           }
-        : { name: `version${where}`, verdict: 'ok', detail: `Redis ${version}` },
+        : { name: `version${where}`, verdict: 'ok', detail },
     );
     const policy = field(info, 'maxmemory_policy') ?? 'unknown';
     const maxmemory = Number(field(info, 'maxmemory') ?? 0);

@@ -137,6 +137,7 @@ async function dispatch(command: string, rest: string[], values: Parsed['values'
         print(
           { prefix: options.keyPrefix, ...stats },
           [
+            `server ${stats.server}`,
             `prefix ${options.keyPrefix}${stats.estimated ? ` (estimated from ${(stats.scannedFraction * 100).toFixed(1)}% of the keys)` : ''}`,
             `sessions          ${about}${stats.sessions.toLocaleString('en')}`,
             `users             ${about}${stats.users.toLocaleString('en')}`,

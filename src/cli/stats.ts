@@ -1,8 +1,11 @@
 import { decodeHeader } from '../codec.js';
 import { isUserKey, META_FIELD } from '../keys.js';
+import { serverLabel, serverOf } from '../server.js';
 import type { RedisClient } from '../transport/client.js';
 
 export interface Stats {
+  /** The server of the first master, as it names itself ("Redis 7.0.15", "Valkey 8.0.1"). */
+  server: string;
   /** Live sessions, users holding at least one, and expired entries not yet pruned. */
   sessions: number;
   users: number;
@@ -34,6 +37,7 @@ export async function collectStats(
   let total = 0;
   let memory = 0;
   let memorySessions = 0;
+  const server = serverLabel(serverOf(String(await client.masters()[0]!.send('INFO', ['server']))));
   const [s, us] = (await client.masters()[0]!.send('TIME', [])) as [string, string];
   const now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
   for (const node of client.masters()) {
@@ -76,6 +80,7 @@ export async function collectStats(
   const fraction = total === 0 ? 1 : Math.min(1, scanned / total);
   const scale = (n: number) => (fraction === 1 ? n : Math.round(n / fraction));
   return {
+    server,
     sessions: scale(sessions),
     users: scale(users),
     expiredUnpruned: scale(expired),

@@ -1,12 +1,10 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { keyPrefixOption, type ResolvedOptions } from '../config/resolve.js';
 import { ConfigurationError, classifyError, StoreUnavailableError } from '../errors.js';
+import { infoField, isTooOld, MIN_REDIS_VERSION, serverLabel, serverOf, type ServerIdentity } from '../server.js';
 import { redactUrl } from '../settings.js';
 import type { Logger } from '../types.js';
 import type { IoredisClient, RedisClient } from './client.js';
-
-/** The oldest Redis the scripts run on: `#!lua` shebangs and script flags arrived in 7.0. */
-export const MIN_REDIS_VERSION = [7, 0, 0] as const;
 
 /**
  * ioredis settings for the store's own clients. The defaults do not fail fast: a command would
@@ -182,17 +180,6 @@ export function checkCallerClient(client: IoredisClient): void {
   if (prefix !== undefined && prefix !== '') keyPrefixOption(prefix, 'redis.options.keyPrefix');
 }
 
-/** Whether a Redis version string such as "6.2.14" is older than the scripts need. */
-export function isTooOld(version: string): boolean {
-  const v = version.split('.').map((p) => Number.parseInt(p, 10) || 0);
-  for (let i = 0; i < MIN_REDIS_VERSION.length; i++) {
-    const a = v[i] ?? 0;
-    const b = MIN_REDIS_VERSION[i] ?? 0;
-    if (a !== b) return a < b;
-  }
-  return false;
-}
-
 /**
  * Checks what the store needs from the server, once at connect: the Redis version (a
  * ConfigurationError when too old), and the eviction policy (a warning when Redis may evict).
@@ -201,10 +188,11 @@ export async function preflight(
   client: RedisClient,
   logger: Logger | undefined,
   bounded: <T>(p: Promise<T>) => Promise<T>,
-): Promise<void> {
+): Promise<ServerIdentity | undefined> {
   // On a cluster every master is checked: one old or evicting node is enough to lose sessions.
   const nodes = client.masters();
   const warned = new Set<string>();
+  let first: ServerIdentity | undefined;
   for (const node of nodes) {
     let info: string;
     try {
@@ -214,19 +202,19 @@ export async function preflight(
         logger?.warn(
           'redis-session-store: INFO is not permitted for this user; Redis version and eviction policy were not checked',
         );
-        return;
+        return undefined;
       }
       throw err;
     }
-    const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
-    const version = field('redis_version');
-    if (version !== undefined && isTooOld(version)) {
+    const server = serverOf(info);
+    first ??= server;
+    if (server.redisVersion !== 'unknown' && isTooOld(server)) {
       throw new ConfigurationError(
         'redis',
-        `Redis ${version} is too old: the store needs ${MIN_REDIS_VERSION.join('.')} or newer`,
+        `${serverLabel(server)} is too old: the store needs Redis ${MIN_REDIS_VERSION.join('.')} (or a compatible server) or newer`,
       );
     }
-    const policy = field('maxmemory_policy');
+    const policy = infoField(info, 'maxmemory_policy');
     if (policy !== undefined && policy !== 'noeviction' && !warned.has(policy)) {
       warned.add(policy);
       logger?.warn(
@@ -235,4 +223,5 @@ export async function preflight(
       );
     }
   }
+  return first;
 }

@@ -61,6 +61,7 @@ test('names, types, labels and counts after a scripted sequence (invalid input, 
       session_store_get_sessions_batch_size: 'histogram',
       session_store_redis_up: 'gauge',
       session_store_health_check_duration_seconds: 'gauge',
+      session_store_server_info: 'gauge',
     });
     const ops = 'session_store_operations_total';
     assert.is(await value(registry, ops, { operation: 'createSession', outcome: 'ok' }), 3);

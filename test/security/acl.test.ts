@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { aclRules, RedisSessionStore, StoreAuthError } from '../../src/index.js';
+import { classifyError } from '../../src/errors.js';
 import { rejects } from '../helpers/assert.js';
 import { servedFromMemory } from '../helpers/cache.js';
 import { standalone, type Deployment } from '../helpers/deployment.js';
@@ -60,13 +61,16 @@ test('the store user is refused FLUSHALL, CONFIG, KEYS, SCRIPT FLUSH, SCAN, SHUT
         () => null,
         (e: Error) => e,
       );
-      assert.match(String(err?.message), /NOPERM|can't run this command/, key);
+      // Each server words the refusal its own way (src/server.ts): the store reads all as an auth error.
+      assert.ok(err !== null, `${key}: allowed`);
+      assert.instance(classifyError(err), StoreAuthError, `${key}: ${err.message}`);
     }
     const err = await client.eval("return redis.call('HGET', KEYS[1], 'f')", 1, 'other:key').then(
       () => null,
       (e: Error) => e,
     );
-    assert.match(String(err?.message), /NOPERM|can't access/);
+    assert.ok(err !== null, 'HGET of another key: allowed');
+    assert.instance(classifyError(err), StoreAuthError, err.message);
     assert.is(await r.admin.dbsize(), 0, 'nothing written');
   } finally {
     client.disconnect();

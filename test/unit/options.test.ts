@@ -133,7 +133,7 @@ test('topology and replication options are checked', () => {
 
 test.run();
 
-import { isTooOld } from '../../src/transport/connection.js';
+import { isTooOld } from '../../src/server.js';
 const versions = suite('redis version');
 versions('scripts need Redis 7.0 or newer', () => {
   for (const v of ['6.2.14', '6.0.0', '5.0.7', '2.8']) assert.ok(isTooOld(v), v);
