@@ -114,25 +114,21 @@ export class SessionReader {
     if (cache !== undefined) this.observer.cacheHits(hits);
     const cached: Promise<void>[] = [];
     const uncached: [string, number[]][] = [];
+    const requests: Request[] = [];
     for (const [key, at] of byKey) {
-      const ids = at.map((i) => refs[i]!.id);
+      // The ids of one user, listed once: for the cache's read, or for the command.
+      const ids = at.length === 1 ? [refs[at[0]!]!.id] : at.map((i) => refs[i]!.id);
       const loaded = cache?.load(key, ids);
-      if (loaded === undefined) uncached.push([key, at]);
-      else
+      if (loaded === undefined) {
+        uncached.push([key, at]);
+        requests.push(ids.length === 1 ? getCommand(key, ids[0]!) : getManyCommand(key, ids));
+      } else
         cached.push(
           loaded.then((found) => {
             for (let k = 0; k < at.length; k++) sessions[at[k]!] = this.#rolled(key, found[k]!, client);
           }),
         );
     }
-    const requests: Request[] = uncached.map(([key, at]) =>
-      at.length === 1
-        ? getCommand(key, refs[at[0]!]!.id)
-        : getManyCommand(
-            key,
-            at.map((i) => refs[i]!.id),
-          ),
-    );
     return this.conn.bounded(Promise.all([this.conn.batches.send(client, requests), ...cached])).then(([replies]) => {
       uncached.forEach(([key, at], g) => {
         const reply = replies[g];
