@@ -1,10 +1,17 @@
 /**
- * `npm run bench:cpu [-- --rounds N] [--calls N]`
- * Redis CPU per call of every store operation beside the plain command a naive store sends for
- * the same job, in one run on one embedded Redis: CONFIG RESETSTAT, N calls with 32 in flight,
- * then INFO commandstats (usec summed over every command, divided by the calls made). Each call's
- * ratio is taken against its plain command run right beside it. Medians and ranges over the
- * rounds; writes results/redis-cpu.md.
+ * `npm run bench:cpu [-- --rounds N] [--calls N] [--server DIR]`
+ * What every store operation costs the processes, beside connect-redis doing the same job (on
+ * an ioredis client as its README sets one up) and beside the plain command a naive store sends,
+ * in one run on one Redis: N calls with 32 in flight, and around them
+ *   - Redis CPU: INFO CPU, used_cpu_user + used_cpu_sys of redis-server (parsing, networking and
+ *     the commands themselves; never INFO commandstats usec, which counts a script's inner
+ *     commands a second time and leaves out parsing and networking),
+ *   - Node CPU: process.cpuUsage() of this process (the store or client, and the driver),
+ *   - Redis commands per call: from INFO commandstats, used only to count (a script's inner
+ *     commands are not counted: only the EVALSHA/EVAL that ran them).
+ * Each ratio divides a call by its baseline measured right beside it (the baseline first in even
+ * rounds, second in odd ones). Medians and ranges over the rounds; writes
+ * results/redis-cpu[-<server>].md, naming the server.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,8 +19,9 @@ import { Redis } from 'ioredis';
 import { RedisSessionStore } from '../src/index.js';
 import { sessionIdOf, tagOfToken, userKey } from '../src/keys.js';
 import { argOf } from './args.js';
-import { startEmbeddedRedis } from '../tools/redis-server.js';
-import { benchMetadata, benchUser } from './payload.js';
+import { ConnectRedis } from './baselines.js';
+import { benchMetadata, benchUser, expressSession } from './payload.js';
+import { benchRedis } from './server.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string) => argOf(name, argv);
@@ -21,27 +29,50 @@ const ROUNDS = Number(arg('rounds') ?? 3);
 const CALLS = Number(arg('calls') ?? 20_000);
 const IN_FLIGHT = 32;
 
-const redis = await startEmbeddedRedis(['--maxmemory-policy', 'noeviction']);
+const redis = await benchRedis();
 const admin = new Redis(redis.url);
 const raw = new Redis(redis.url, { enableAutoPipelining: true });
-const store = await RedisSessionStore.connect({ url: redis.url, metrics: false });
+// connect-redis's README: `new Redis()` handed to the store, no auto-pipelining.
+const connect = new ConnectRedis(new Redis(redis.url));
+// The store as shipped: its default connections and metrics on (tracing has no SDK here).
+const store = await RedisSessionStore.connect({ url: redis.url });
 const value = JSON.stringify({ user: benchUser(0), metadata: benchMetadata }).padEnd(526, ' ');
 
-/** Redis usec per call of `op` (i = 0..calls-1), 32 in flight. */
-async function cpuPerCall(calls: number, op: (i: number) => Promise<unknown>): Promise<number> {
+interface Cost {
+  redisUs: number;
+  nodeUs: number;
+  commands: number;
+}
+
+async function redisCpuUs(): Promise<number> {
+  const info = await admin.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:(.*)$`, 'm').exec(info)![1]);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+}
+
+/** What `op` (i = 0..calls-1) costs per call, 32 in flight. */
+async function costPerCall(calls: number, op: (i: number) => Promise<unknown>): Promise<Cost> {
   await admin.config('RESETSTAT');
   let next = 0;
+  const redis0 = await redisCpuUs();
+  const node0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: IN_FLIGHT }, async () => {
       while (next < calls) await op(next++);
     }),
   );
-  const info = await admin.info('commandstats');
-  let usec = 0;
-  for (const m of info.matchAll(/^cmdstat_([\w|]+):calls=\d+,usec=(\d+)/gm)) {
-    if (m[1] !== 'config' && m[1] !== 'info') usec += Number(m[2]);
+  const node = process.cpuUsage(node0);
+  const redisUs = (await redisCpuUs()) - redis0;
+  const stats = await admin.info('commandstats');
+  let all = 0;
+  let scripts = 0;
+  for (const m of stats.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)) {
+    const name = m[1]!;
+    if (name === 'config|resetstat' || name === 'info') continue;
+    all += Number(m[2]);
+    if (name === 'evalsha' || name === 'eval') scripts += Number(m[2]);
   }
-  return usec / calls;
+  return { redisUs: redisUs / calls, nodeUs: (node.user + node.system) / calls, commands: (scripts || all) / calls };
 }
 
 async function plainKeys(prefix: string, n: number): Promise<void> {
@@ -52,11 +83,11 @@ async function plainKeys(prefix: string, n: number): Promise<void> {
   }
 }
 
-/** `goal`: issue 13's ceiling, as a multiple of the plain command. */
+/** `base`: the row this one is divided by; `target`: issue 23's ceilings on Node and Redis CPU, as multiples of it. */
 type Case = {
   name: string;
   base: string;
-  goal?: number;
+  target?: { node?: number; redis?: number };
   setup: (n: number) => Promise<(i: number) => Promise<unknown>>;
 };
 /** A script run by SHA on each of 1000 sessions: the price of a script before it does any work. */
@@ -78,7 +109,46 @@ const tokens = async (n: number, perUser = 1) => {
   return out;
 };
 let round = 0;
+const sessionOf = (i: number) => expressSession(i, 3600);
+const sids = (n: number) => Array.from({ length: n }, (_, i) => `sid-${round}-${i}`);
+const connectSessions = async (n: number) => {
+  const ids = sids(n);
+  for (let i = 0; i < n; i += 256)
+    await Promise.all(ids.slice(i, i + 256).map((id, k) => connect.set(id, sessionOf(i + k))));
+  return ids;
+};
 const cases: Case[] = [
+  // connect-redis, the store people replace with this one: the same jobs on the same payload.
+  {
+    name: 'connect-redis get',
+    base: 'connect-redis get',
+    setup: async () => {
+      const ids = await connectSessions(1000);
+      return (i) => connect.get(ids[i % 1000]!);
+    },
+  },
+  {
+    name: 'connect-redis set',
+    base: 'connect-redis set',
+    setup: async () => (i) => connect.set(`new-${round}-${i}`, sessionOf(i)),
+  },
+  {
+    name: 'connect-redis touch',
+    base: 'connect-redis touch',
+    setup: async () => {
+      const ids = await connectSessions(1000);
+      const sess = sessionOf(0);
+      return (i) => connect.touch(ids[i % 1000]!, sess);
+    },
+  },
+  {
+    name: 'connect-redis destroy',
+    base: 'connect-redis destroy',
+    setup: async (n) => {
+      const ids = await connectSessions(n);
+      return (i) => connect.destroy(ids[i]!);
+    },
+  },
   // Baselines touch 1000 keys, as the store's cases touch 1000 sessions: one hot key would be cheaper.
   { name: 'GET', base: 'GET', setup: async () => (await plainKeys('g', 1000), (i) => raw.get(`g:${i % 1000}`)) },
   { name: 'SET EX', base: 'SET EX', setup: async () => (i) => raw.set(`s:${round}:${i}`, value, 'EX', 3600) },
@@ -113,8 +183,8 @@ const cases: Case[] = [
   },
   {
     name: 'getSession',
-    goal: 2,
-    base: 'GET',
+    base: 'connect-redis get',
+    target: { node: 1 },
     setup: async () => {
       const t = await tokens(1000);
       return (i) => store.getSession(t[i % t.length]!);
@@ -133,14 +203,14 @@ const cases: Case[] = [
   },
   {
     name: 'createSession',
-    goal: 6,
-    base: 'SET EX',
+    base: 'connect-redis set',
+    target: { node: 1, redis: 1 },
     setup: async () => (i) => store.createSession(benchUser(round * 1_000_000 + i), { metadata: benchMetadata }),
   },
   {
     name: 'refreshSession',
-    goal: 8,
-    base: 'EXPIRE',
+    base: 'connect-redis touch',
+    target: { node: 1, redis: 1 },
     setup: async () => {
       const t = await tokens(1000);
       return (i) => store.refreshSession(t[i % t.length]!);
@@ -148,8 +218,8 @@ const cases: Case[] = [
   },
   {
     name: 'destroySession',
-    goal: 8,
-    base: 'DEL',
+    base: 'connect-redis destroy',
+    target: { node: 1, redis: 1 },
     setup: async (n) => {
       const t = await tokens(n);
       return (i) => store.destroySession(t[i]!);
@@ -157,7 +227,6 @@ const cases: Case[] = [
   },
   {
     name: 'updateSessionMetadata',
-    goal: 6,
     base: 'SET EX',
     setup: async () => {
       const t = await tokens(1000);
@@ -166,7 +235,6 @@ const cases: Case[] = [
   },
   {
     name: 'rotateSession',
-    goal: 7,
     base: 'SET EX',
     setup: async () => {
       const t = await tokens(1000);
@@ -178,7 +246,6 @@ const cases: Case[] = [
   },
   {
     name: 'listUserSessions (10 sessions)',
-    goal: 10,
     base: 'SET EX',
     setup: async () => {
       await tokens(1000, 10);
@@ -187,7 +254,6 @@ const cases: Case[] = [
   },
   {
     name: 'countUserSessions',
-    goal: 3,
     base: 'GET',
     setup: async () => {
       await tokens(1000, 10);
@@ -196,7 +262,6 @@ const cases: Case[] = [
   },
   {
     name: 'getSessionTtl',
-    goal: 2,
     base: 'GET',
     setup: async () => {
       const t = await tokens(1000);
@@ -205,56 +270,66 @@ const cases: Case[] = [
   },
 ];
 
-const results = new Map<string, number[]>();
-const ratios = new Map<string, number[]>();
+type Series = { redis: number[]; node: number[]; commands: number[]; redisRatio: number[]; nodeRatio: number[] };
+const series = new Map<string, Series>();
 const byName = new Map(cases.map((c) => [c.name, c]));
-async function measure(c: Case): Promise<number> {
+async function measure(c: Case): Promise<Cost> {
   await admin.flushall();
   const calls = c.name.startsWith('getSessions') ? CALLS * 5 : CALLS;
-  return cpuPerCall(calls, await c.setup(calls));
+  return costPerCall(calls, await c.setup(calls));
 }
-const push = (map: Map<string, number[]>, name: string, v: number) => map.set(name, [...(map.get(name) ?? []), v]);
+function record(name: string, cost: Cost, base: Cost): void {
+  const s = series.get(name) ?? { redis: [], node: [], commands: [], redisRatio: [], nodeRatio: [] };
+  s.redis.push(cost.redisUs);
+  s.node.push(cost.nodeUs);
+  s.commands.push(cost.commands);
+  s.redisRatio.push(cost.redisUs / base.redisUs);
+  s.nodeRatio.push(cost.nodeUs / base.nodeUs);
+  series.set(name, s);
+}
 for (round = 0; round < ROUNDS; round++) {
   for (const c of cases) {
     if (c.name === c.base) {
-      push(results, c.name, await measure(c));
-      push(ratios, c.name, 1);
+      const cost = await measure(c);
+      record(c.name, cost, cost);
       continue;
     }
-    // Each call is divided by its plain command measured right beside it (before it in even
-    // rounds, after it in odd ones): the machine's speed drifts within a round.
+    // Each call is divided by its baseline measured right beside it (before it in even rounds,
+    // after it in odd ones): the machine's speed drifts within a round.
     const base = byName.get(c.base)!;
     const baseFirst = round % 2 === 0;
     const first = await measure(baseFirst ? base : c);
     const second = await measure(baseFirst ? c : base);
-    const [plainUs, usec] = baseFirst ? [first, second] : [second, first];
-    push(results, c.name, usec);
-    push(ratios, c.name, usec / plainUs);
+    const [plain, cost] = baseFirst ? [first, second] : [second, first];
+    record(c.name, cost, plain);
     process.stderr.write(
-      `round ${round + 1}: ${c.name} ${usec.toFixed(2)} us (${c.base} beside it ${plainUs.toFixed(2)} us)\n`,
+      `round ${round + 1}: ${c.name} Redis ${cost.redisUs.toFixed(2)} us, Node ${cost.nodeUs.toFixed(2)} us (${c.base} beside it: ${plain.redisUs.toFixed(2)}, ${plain.nodeUs.toFixed(2)})\n`,
     );
   }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const range = (xs: number[], d: number) => `${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)}`;
+const ratio = (xs: number[], self: boolean) => (self ? '1.00x' : `${median(xs).toFixed(2)}x (${range(xs, 2)})`);
+const verdict = (xs: number[], goal: number | undefined) =>
+  goal === undefined ? '' : ` <= ${goal}x: ${median(xs) <= goal ? 'met' : '**missed**'}`;
 const lines = [
-  `# Redis CPU per call (INFO commandstats, ${IN_FLIGHT} in flight, ${CALLS} calls, median of ${ROUNDS} rounds, range in brackets)`,
+  `# Cost per call: Redis CPU (INFO CPU) and Node CPU (process.cpuUsage), ${redis.label}`,
   '',
-  'Each ratio divides a call by its plain command measured right beside it in the same round (the command first in even rounds, second in odd ones).',
+  `${new Date().toISOString()}: ${IN_FLIGHT} in flight, ${CALLS} calls per row, medians of ${ROUNDS} rounds, ranges in brackets. Redis CPU is redis-server's own (parsing, networking and commands); Node CPU is this process's. Each ratio divides a row by its baseline measured right beside it in the same round. connect-redis 7.1 runs on an ioredis client as its README sets one up (no auto-pipelining); the store as shipped (2 connections, auto-pipelining, metrics on).`,
   '',
-  '| call | Redis CPU per call | plain command | ratio to it (same round) | target |',
-  '| --- | --- | --- | --- | --- |',
+  '| call | Redis CPU per call | Node CPU per call | Redis commands per call | baseline | Redis CPU, ratio | Node CPU, ratio |',
+  '| --- | --- | --- | --- | --- | --- | --- |',
   ...cases.map((c) => {
-    const us = results.get(c.name)!;
-    const r = ratios.get(c.name)!;
-    const range = (xs: number[], d: number) => `${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)}`;
-    const goal = c.goal === undefined ? '' : `<= ${c.goal}x: ${median(r) <= c.goal ? 'met' : '**missed**'}`;
-    return `| ${c.name} | ${median(us).toFixed(2)} us (${range(us, 2)}) | ${c.base} | ${c.name === c.base ? '1.00x' : `${median(r).toFixed(2)}x (${range(r, 2)})`} | ${goal} |`;
+    const s = series.get(c.name)!;
+    const self = c.name === c.base;
+    return `| ${c.name} | ${median(s.redis).toFixed(2)} us (${range(s.redis, 2)}) | ${median(s.node).toFixed(2)} us (${range(s.node, 2)}) | ${median(s.commands).toFixed(2)} | ${c.base} | ${ratio(s.redisRatio, self)}${verdict(s.redisRatio, c.target?.redis)} | ${ratio(s.nodeRatio, self)}${verdict(s.nodeRatio, c.target?.node)} |`;
   }),
 ];
 const text = lines.join('\n') + '\n';
 process.stdout.write(text);
-writeFileSync(join(import.meta.dirname, 'results', 'redis-cpu.md'), text);
+const suffix = argOf('server', argv) === undefined ? '' : `-${redis.label.toLowerCase().replace(/ /g, '-')}`;
+writeFileSync(join(import.meta.dirname, 'results', `redis-cpu${suffix}.md`), text);
 
 await store.close();
 raw.disconnect();

@@ -51,11 +51,14 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
-/** A throwaway redis-server on a free loopback port (for the demo and the benchmarks). */
-export async function startEmbeddedRedis(args: string[] = []): Promise<EmbeddedRedis> {
+/**
+ * A throwaway redis-server on a free loopback port (for the demo and the benchmarks): the one
+ * on PATH, or `binary` (another server build, such as ../shared/servers/valkey-8.0.1/redis-server).
+ */
+export async function startEmbeddedRedis(args: string[] = [], binary = systemRedisServer()): Promise<EmbeddedRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'rss-embedded-'));
   const server = await RedisMemoryServer.create({
-    binary: { systemBinary: systemRedisServer() },
+    binary: { systemBinary: binary },
     instance: { ip: '127.0.0.1', port: await freeServerPort(), args: ['--dir', dir, ...args] },
   });
   const host = await server.getHost();

@@ -1,0 +1,39 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import { serverLabel, serverOf } from '../src/server.js';
+import { startEmbeddedRedis } from '../tools/redis-server.js';
+import { argOf } from './args.js';
+
+/** The Redis a benchmark runs against, and the server it is, as it names itself. */
+export interface BenchRedis {
+  url: string;
+  /** "Redis 7.0.15", "Valkey 8.0.1". */
+  label: string;
+  /** Stops the server when the benchmark started it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `--server DIR`: a throwaway server from that folder's redis-server (e.g.
+ * ../shared/servers/valkey-8.0.1); else REDIS_URL; else a throwaway one of the redis-server on PATH.
+ */
+export async function benchRedis(args: string[] = [], argv = process.argv.slice(2)): Promise<BenchRedis> {
+  const dir = argOf('server', argv);
+  let url = process.env.REDIS_URL;
+  let stop = () => Promise.resolve();
+  if (dir !== undefined || url === undefined) {
+    const binary = dir === undefined ? undefined : resolve(dir, 'redis-server');
+    if (binary !== undefined && !existsSync(binary)) throw new Error(`--server ${dir}: no redis-server there`);
+    const embedded = await startEmbeddedRedis(['--maxmemory-policy', 'noeviction', ...args], binary);
+    url = embedded.url;
+    stop = () => embedded.stop();
+  }
+  const admin = new Redis(url);
+  try {
+    const label = serverLabel(serverOf(await admin.info('server')));
+    return { url, label, stop };
+  } finally {
+    admin.disconnect();
+  }
+}
