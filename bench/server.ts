@@ -25,7 +25,8 @@ export async function benchRedis(args: string[] = [], argv = process.argv.slice(
   if (dir !== undefined || url === undefined) {
     const binary = dir === undefined ? undefined : resolve(dir, 'redis-server');
     if (binary !== undefined && !existsSync(binary)) throw new Error(`--server ${dir}: no redis-server there`);
-    const embedded = await startEmbeddedRedis(['--maxmemory-policy', 'noeviction', ...args], binary);
+    // No snapshots: a BGSAVE fork in the middle of a run would be charged to whichever side ran then.
+    const embedded = await startEmbeddedRedis(['--maxmemory-policy', 'noeviction', '--save', '', ...args], binary);
     url = embedded.url;
     stop = () => embedded.stop();
   }

@@ -1,0 +1,285 @@
+/**
+ * `npm run bench:capacity [-- --rounds N] [--requests N] [--apps 1,4] [--server DIR]`
+ * What a realistic mix costs the processes that pay for it: 90% get, 5% refresh (touch), 3%
+ * create (set), 2% destroy, run as it comes, one seeded sequence for every side, 32 requests in
+ * flight in all. Sides: connect-redis 7.1 on an ioredis client as its README sets one up, the
+ * store, and the store with its session cache. Each side runs with one app process, and with
+ * several app processes sharing one Redis (each pipelining less: the 32 in flight are split).
+ *
+ * Per side: requests per Redis core-second (requests / redis-server CPU seconds, INFO CPU),
+ * app CPU per request (process.cpuUsage of every app process), Redis commands per request (the
+ * commands the side's clients send, counted in INFO commandstats without a script's inner
+ * commands), requests per second. Sides alternate in order by round; medians and ranges over
+ * the rounds. Writes results/capacity[-<server>].md.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { RedisSessionStore } from '../src/index.js';
+import { argOf } from './args.js';
+import { ConnectRedis } from './baselines.js';
+import { benchMetadata, benchUser, expressSession } from './payload.js';
+import { benchRedis } from './server.js';
+import { summarize, type Spread } from './stats.js';
+
+const SIDES = ['connect-redis', 'store', 'store + cache'] as const;
+type Side = (typeof SIDES)[number];
+const IN_FLIGHT = 32;
+const LIVE = 2000; // sessions each app process reads and refreshes
+const MIX = { get: 0.9, refresh: 0.05, create: 0.03, destroy: 0.02 };
+// The commands each side's own clients send; a script's inner commands are not among them.
+const SENT: Record<Side, readonly string[]> = {
+  'connect-redis': ['get', 'set', 'expire', 'del'],
+  store: ['evalsha', 'eval', 'hget', 'hmget'],
+  'store + cache': ['evalsha', 'eval', 'hget', 'hmget', 'ping', 'client|tracking'],
+};
+
+/** A small seeded generator (mulberry32): every side replays the same sequence. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Kind = 'get' | 'refresh' | 'create' | 'destroy';
+function sequence(seed: number, n: number): Kind[] {
+  const next = random(seed);
+  return Array.from({ length: n }, () => {
+    const x = next();
+    if (x < MIX.get) return 'get';
+    if (x < MIX.get + MIX.refresh) return 'refresh';
+    if (x < MIX.get + MIX.refresh + MIX.create) return 'create';
+    return 'destroy';
+  });
+}
+
+interface Job {
+  side: Side;
+  url: string;
+  seed: number;
+  requests: number;
+  inFlight: number;
+  app: number;
+  round: number;
+}
+interface Done {
+  cpuUs: number;
+  ms: number;
+  requests: number;
+}
+
+/** One app process: sets up untimed, then on 'go' runs its sequence and reports its CPU. */
+async function child(job: Job): Promise<void> {
+  const ops = sequence(job.seed, job.requests);
+  const destroys = ops.filter((k) => k === 'destroy').length;
+  const tag = `${job.round}-${job.app}`;
+  let request: (kind: Kind, i: number) => Promise<unknown>;
+  let close: () => Promise<void>;
+  if (job.side === 'connect-redis') {
+    const client = new Redis(job.url); // connect-redis's README: a plain client
+    const store = new ConnectRedis(client);
+    const sess = (i: number) => expressSession(i, 3600);
+    const live = Array.from({ length: LIVE }, (_, i) => `live-${tag}-${i}`);
+    const doomed = Array.from({ length: destroys }, (_, i) => `doomed-${tag}-${i}`);
+    for (const ids of [live, doomed])
+      for (let i = 0; i < ids.length; i += 200)
+        await Promise.all(ids.slice(i, i + 200).map((id, k) => store.set(id, sess(k))));
+    const touchSess = sess(0);
+    let made = 0;
+    request = (kind, i) => {
+      if (kind === 'get') return store.get(live[i % LIVE]!);
+      if (kind === 'refresh') return store.touch(live[i % LIVE]!, touchSess);
+      if (kind === 'create') return store.set(`new-${tag}-${made++}`, sess(i));
+      return store.destroy(doomed.pop()!);
+    };
+    close = async () => void (await client.quit());
+  } else {
+    const store = await RedisSessionStore.connect({
+      url: job.url,
+      metrics: { registry: new Registry() },
+      ...(job.side === 'store + cache' ? { cache: true } : {}),
+    });
+    const make = async (n: number, base: number) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i += 200) {
+        const made = await Promise.all(
+          Array.from({ length: Math.min(200, n - i) }, (_, k) =>
+            store.createSession(benchUser(base + i + k), { metadata: benchMetadata }),
+          ),
+        );
+        out.push(...made.map((s) => s.token));
+      }
+      return out;
+    };
+    const userBase = (job.round * 16 + job.app) * 1_000_000;
+    const live = await make(LIVE, userBase);
+    const doomed = await make(destroys, userBase + LIVE);
+    let made = 0;
+    request = (kind, i) => {
+      if (kind === 'get') return store.getSession(live[i % LIVE]!);
+      if (kind === 'refresh') return store.refreshSession(live[i % LIVE]!);
+      if (kind === 'create')
+        return store.createSession(benchUser(userBase + 500_000 + made++), { metadata: benchMetadata });
+      return store.destroySession(doomed.pop()!);
+    };
+    close = () => store.close();
+  }
+  // Warm up the JIT on reads of the live sessions (and fill the cache), untimed.
+  for (let i = 0; i < LIVE; i += 100) await Promise.all(Array.from({ length: 100 }, (_, k) => request('get', i + k)));
+  process.send!('ready');
+  await once(process, 'message');
+  let next = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: job.inFlight }, async () => {
+      while (next < ops.length) {
+        const i = next++;
+        await request(ops[i]!, i);
+      }
+    }),
+  );
+  const cpu = process.cpuUsage(cpu0);
+  const done: Done = { cpuUs: cpu.user + cpu.system, ms: performance.now() - t0, requests: ops.length };
+  process.send!(done);
+  await close();
+  process.disconnect();
+}
+
+if (process.argv.includes('--child')) {
+  const [job] = (await once(process, 'message')) as [Job];
+  await child(job);
+} else {
+  await parent();
+}
+
+async function parent(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const rounds = Number(argOf('rounds', argv) ?? 3);
+  const requests = Number(argOf('requests', argv) ?? 60_000);
+  const appCounts = (argOf('apps', argv) ?? '1,4').split(',').map(Number);
+  const redis = await benchRedis();
+  const admin = new Redis(redis.url);
+  const redisCpuUs = async () => {
+    const info = await admin.info('cpu');
+    const f = (n: string) => Number(new RegExp(`^${n}:(.*)$`, 'm').exec(info)![1]);
+    return (f('used_cpu_user') + f('used_cpu_sys')) * 1e6;
+  };
+  const sentCommands = async (side: Side) => {
+    const stats = await admin.info('commandstats');
+    let n = 0;
+    for (const m of stats.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm))
+      if (SENT[side].includes(m[1]!)) n += Number(m[2]);
+    return n;
+  };
+
+  async function run(side: Side, apps: number, round: number) {
+    const children: ChildProcess[] = Array.from({ length: apps }, () =>
+      fork(import.meta.filename, ['--child'], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }),
+    );
+    const ready = children.map((c) => once(c, 'message'));
+    children.forEach((c, app) => {
+      const job: Job = {
+        side,
+        url: redis.url,
+        seed: 1000 * round + app + 1,
+        requests: Math.floor(requests / apps),
+        inFlight: IN_FLIGHT / apps,
+        app,
+        round,
+      };
+      c.send(job);
+    });
+    await Promise.all(ready);
+    const done = children.map((c) => once(c, 'message') as Promise<[Done]>);
+    const exited = children.map((c) => once(c, 'exit'));
+    await admin.config('RESETSTAT');
+    const redis0 = await redisCpuUs();
+    children.forEach((c) => c.send('go'));
+    const results = (await Promise.all(done)).map(([d]) => d);
+    const redisUs = (await redisCpuUs()) - redis0;
+    const commands = await sentCommands(side);
+    await Promise.all(exited);
+    const total = results.reduce((n, d) => n + d.requests, 0);
+    const appUs = results.reduce((n, d) => n + d.cpuUs, 0);
+    const ms = Math.max(...results.map((d) => d.ms));
+    await admin.flushall();
+    return {
+      perRedisCoreSecond: total / (redisUs / 1e6),
+      appUsPerRequest: appUs / total,
+      redisUsPerRequest: redisUs / total,
+      commandsPerRequest: commands / total,
+      perSecond: total / (ms / 1000),
+    };
+  }
+
+  type Row = { [K in keyof Awaited<ReturnType<typeof run>>]: number[] };
+  const rows = new Map<string, Row>();
+  const ratios = new Map<string, { core: number[]; app: number[] }>();
+  for (let round = 0; round < rounds; round++) {
+    for (const apps of appCounts) {
+      const order = SIDES.map((_, i) => SIDES[(i + round) % SIDES.length]!);
+      const got = new Map<Side, Awaited<ReturnType<typeof run>>>();
+      for (const side of order) {
+        const r = await run(side, apps, round);
+        got.set(side, r);
+        const key = `${apps}|${side}`;
+        const row = rows.get(key) ?? {
+          perRedisCoreSecond: [],
+          appUsPerRequest: [],
+          redisUsPerRequest: [],
+          commandsPerRequest: [],
+          perSecond: [],
+        };
+        for (const k of Object.keys(r) as (keyof typeof r)[]) row[k].push(r[k]);
+        rows.set(key, row);
+        process.stderr.write(
+          `round ${round + 1}, ${apps} app(s), ${side}: ${Math.round(r.perRedisCoreSecond)} req per Redis core-s, app ${r.appUsPerRequest.toFixed(1)} us/req, Redis ${r.redisUsPerRequest.toFixed(2)} us/req, ${r.commandsPerRequest.toFixed(3)} cmd/req, ${Math.round(r.perSecond)}/s\n`,
+        );
+      }
+      const base = got.get('connect-redis')!;
+      for (const side of SIDES) {
+        const r = got.get(side)!;
+        const key = `${apps}|${side}`;
+        const x = ratios.get(key) ?? { core: [], app: [] };
+        x.core.push(r.perRedisCoreSecond / base.perRedisCoreSecond);
+        x.app.push(r.appUsPerRequest / base.appUsPerRequest);
+        ratios.set(key, x);
+      }
+    }
+  }
+
+  const f = (s: Spread, d: number) => `${s.median.toFixed(d)} (${s.min.toFixed(d)}-${s.max.toFixed(d)})`;
+  const lines = [
+    `# Capacity: the 90/5/3/2 mix, ${redis.label}`,
+    '',
+    `${new Date().toISOString()}: 90% get, 5% refresh (touch), 3% create (set), 2% destroy, one seeded sequence per app process for every side, ${IN_FLIGHT} requests in flight in all (split across the app processes), ${requests.toLocaleString('en')} requests per run, medians of ${rounds} rounds (ranges in brackets), sides in rotating order. Redis CPU from INFO CPU (redis-server's own), app CPU from process.cpuUsage of every app process, commands counted in INFO commandstats (what the clients send, not a script's inner commands). connect-redis 7.1 runs on an ioredis client as its README sets one up (no auto-pipelining); the store as shipped (2 connections, auto-pipelining, metrics on). 2 cores shared by every process.`,
+    '',
+    '| app processes | side | requests per Redis core-second | vs connect-redis | app CPU per request | vs connect-redis | Redis CPU per request | Redis commands per request | requests/s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const apps of appCounts) {
+    for (const side of SIDES) {
+      const row = rows.get(`${apps}|${side}`)!;
+      const x = ratios.get(`${apps}|${side}`)!;
+      const s = (k: keyof Row) => summarize(row[k]);
+      lines.push(
+        `| ${apps} | ${side} | ${f(s('perRedisCoreSecond'), 0)} | ${f(summarize(x.core), 2)}x | ${f(s('appUsPerRequest'), 1)} us | ${f(summarize(x.app), 2)}x | ${f(s('redisUsPerRequest'), 2)} us | ${f(s('commandsPerRequest'), 3)} | ${f(s('perSecond'), 0)} |`,
+      );
+    }
+  }
+  const text = lines.join('\n') + '\n';
+  process.stdout.write(text);
+  const suffix = argOf('server', argv) === undefined ? '' : `-${redis.label.toLowerCase().replace(/ /g, '-')}`;
+  writeFileSync(join(import.meta.dirname, 'results', `capacity${suffix}.md`), text);
+  admin.disconnect();
+  await redis.stop();
+}
