@@ -33,7 +33,8 @@ const redis = await benchRedis();
 const admin = new Redis(redis.url);
 const raw = new Redis(redis.url, { enableAutoPipelining: true });
 // connect-redis's README: `new Redis()` handed to the store, no auto-pipelining.
-const connect = new ConnectRedis(new Redis(redis.url));
+const connectClient = new Redis(redis.url);
+const connect = new ConnectRedis(connectClient);
 // The store as shipped: its default connections and metrics on (tracing has no SDK here).
 const store = await RedisSessionStore.connect({ url: redis.url });
 const value = JSON.stringify({ user: benchUser(0), metadata: benchMetadata }).padEnd(526, ' ');
@@ -333,5 +334,6 @@ writeFileSync(join(import.meta.dirname, 'results', `redis-cpu${suffix}.md`), tex
 
 await store.close();
 raw.disconnect();
+connectClient.disconnect();
 admin.disconnect();
 await redis.stop();

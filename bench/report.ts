@@ -150,9 +150,9 @@ export function renderMarkdown(results: Results): string {
   out.push(`\n## Throughput (operations per second; getSessions and MGET count sessions)\n`);
   const levels = results.plan.levels;
   out.push(
-    `| case | ${levels.map((l) => `${l} in flight`).join(' | ')} | p50 / p99 ms @${levels.at(-1)} | Redis µs per call @${levels.at(-1)} | Redis commands per call |`,
+    `| case | ${levels.map((l) => `${l} in flight`).join(' | ')} | p50 / p99 ms @${levels.at(-1)} | Redis CPU µs per call @${levels.at(-1)} | Node CPU µs per call @${levels.at(-1)} | Redis commands per call |`,
   );
-  out.push(`| --- | ${levels.map(() => '---').join(' | ')} | --- | --- | --- |`);
+  out.push(`| --- | ${levels.map(() => '---').join(' | ')} | --- | --- | --- | --- |`);
   const ids = [...new Set(results.throughput.map((r) => r.id))];
   for (const id of ids) {
     const cells = levels.map((l) => {
@@ -161,9 +161,10 @@ export function renderMarkdown(results: Results): string {
     });
     const top = row(results, id, levels.at(-1)!)!;
     const cpu = top.redisUsPerCall;
+    const node = top.nodeUsPerCall;
     const commands = top.redisCommandsPerCall;
     out.push(
-      `| ${top.impl}: ${top.operation} | ${cells.join(' | ')} | ${fmt(top.p50Ms, 2)} / ${fmt(top.p99Ms, 2)} | ${cpu ? fmt(cpu.median, 2) : '-'} | ${commands ? fmt(commands.median, commands.median < 0.01 ? 4 : 2) : '-'} |`,
+      `| ${top.impl}: ${top.operation} | ${cells.join(' | ')} | ${fmt(top.p50Ms, 2)} / ${fmt(top.p99Ms, 2)} | ${cpu ? fmt(cpu.median, 2) : '-'} | ${node ? fmt(node.median, 2) : '-'} | ${commands ? fmt(commands.median, commands.median < 0.01 ? 4 : 2) : '-'} |`,
     );
   }
 

@@ -6,6 +6,7 @@ import { ConnectRedis } from './baselines.js';
 import { CASES, COMPARISONS, fill, TTL, type BenchContext, type Case } from './cases.js';
 import { drive } from './driver.js';
 import { benchMetadata, benchUser, expressSession } from './payload.js';
+import { clientCommands, redisCpuUs } from './cost.js';
 import { summarize, type Spread } from './stats.js';
 
 export interface Plan {
@@ -37,23 +38,12 @@ export interface ThroughputRow {
   p50Ms: number;
   p99Ms: number;
   perRound: number[];
-  /** Redis CPU per call (INFO commandstats: usec of every command during the run / calls made). */
+  /** Redis CPU per call: redis-server's own CPU time (INFO CPU) during the run / calls made. */
   redisUsPerCall: Spread;
-  /** Redis commands per call (0 for a cache hit). */
+  /** Node CPU per call: this process's CPU time (process.cpuUsage) during the run / calls made. */
+  nodeUsPerCall?: Spread;
+  /** Redis commands per call, as the clients sent them (0 for a cache hit). */
   redisCommandsPerCall: Spread;
-}
-
-/** Summed usec and calls of every command but INFO (the probe itself), from INFO commandstats. */
-export async function redisUsage(admin: Redis): Promise<{ usec: number; calls: number }> {
-  const info = await admin.info('commandstats');
-  let usec = 0;
-  let calls = 0;
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
-    if (m[1] === 'info') continue;
-    calls += Number(m[2]);
-    usec += Number(m[3]);
-  }
-  return { usec, calls };
 }
 
 /**
@@ -89,7 +79,14 @@ export async function throughput(
 ): Promise<ThroughputRow[]> {
   const runs = new Map<
     string,
-    { perSecond: number[]; p50: number[]; p99: number[]; redisUs: number[]; redisCommands: number[] }
+    {
+      perSecond: number[];
+      p50: number[];
+      p99: number[];
+      redisUs: number[];
+      nodeUs: number[];
+      redisCommands: number[];
+    }
   >();
   const total = plan.rounds * plan.levels.length * cases.length;
   let done = 0;
@@ -101,14 +98,20 @@ export async function throughput(
           ctx.drain.set(c.id, await c.refill(ctx, Math.max(need, level)));
         }
         await c.before?.(ctx);
-        const before = await redisUsage(ctx.admin);
+        await ctx.admin.config('RESETSTAT');
+        const redis0 = await redisCpuUs(ctx.admin);
+        const node0 = process.cpuUsage();
         const r = await drive((w) => c.op(ctx, w), level, plan.durationMs, c.itemsPerOp ?? 1);
-        const after = await redisUsage(ctx.admin);
+        const node = process.cpuUsage(node0);
+        const redisUs = (await redisCpuUs(ctx.admin)) - redis0;
+        const commands = await clientCommands(ctx.admin);
         const key = `${c.id}@${level}`;
-        const acc = runs.get(key) ?? { perSecond: [], p50: [], p99: [], redisUs: [], redisCommands: [] };
+        const acc = runs.get(key) ?? { perSecond: [], p50: [], p99: [], redisUs: [], nodeUs: [], redisCommands: [] };
+        const calls = Math.max(1, r.ops);
         acc.perSecond.push(r.perSecond);
-        acc.redisUs.push((after.usec - before.usec) / Math.max(1, r.ops));
-        acc.redisCommands.push((after.calls - before.calls) / Math.max(1, r.ops));
+        acc.redisUs.push(redisUs / calls);
+        acc.nodeUs.push((node.user + node.system) / calls);
+        acc.redisCommands.push(commands / calls);
         acc.p50.push(r.p50Ms);
         acc.p99.push(r.p99Ms);
         runs.set(key, acc);
@@ -132,6 +135,7 @@ export async function throughput(
         p99Ms: summarize(acc.p99).median,
         perRound: acc.perSecond,
         redisUsPerCall: summarize(acc.redisUs),
+        nodeUsPerCall: summarize(acc.nodeUs),
         redisCommandsPerCall: summarize(acc.redisCommands),
       };
     }),
