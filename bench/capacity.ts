@@ -21,6 +21,7 @@ import { Registry } from 'prom-client';
 import { RedisSessionStore } from '../src/index.js';
 import { argOf } from './args.js';
 import { ConnectRedis } from './baselines.js';
+import { redisCpuUs } from './cost.js';
 import { benchMetadata, benchUser, expressSession } from './payload.js';
 import { benchRedis } from './server.js';
 import { summarize, type Spread } from './stats.js';
@@ -168,11 +169,6 @@ async function parent(): Promise<void> {
   const appCounts = (argOf('apps', argv) ?? '1,4').split(',').map(Number);
   const redis = await benchRedis();
   const admin = new Redis(redis.url);
-  const redisCpuUs = async () => {
-    const info = await admin.info('cpu');
-    const f = (n: string) => Number(new RegExp(`^${n}:(.*)$`, 'm').exec(info)![1]);
-    return (f('used_cpu_user') + f('used_cpu_sys')) * 1e6;
-  };
   const sentCommands = async (side: Side) => {
     const stats = await admin.info('commandstats');
     let n = 0;
@@ -202,10 +198,10 @@ async function parent(): Promise<void> {
     const done = children.map((c) => once(c, 'message') as Promise<[Done]>);
     const exited = children.map((c) => once(c, 'exit'));
     await admin.config('RESETSTAT');
-    const redis0 = await redisCpuUs();
+    const redis0 = await redisCpuUs(admin);
     children.forEach((c) => c.send('go'));
     const results = (await Promise.all(done)).map(([d]) => d);
-    const redisUs = (await redisCpuUs()) - redis0;
+    const redisUs = (await redisCpuUs(admin)) - redis0;
     const commands = await sentCommands(side);
     await Promise.all(exited);
     const total = results.reduce((n, d) => n + d.requests, 0);

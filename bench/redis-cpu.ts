@@ -20,6 +20,7 @@ import { RedisSessionStore } from '../src/index.js';
 import { sessionIdOf, tagOfToken, userKey } from '../src/keys.js';
 import { argOf } from './args.js';
 import { ConnectRedis } from './baselines.js';
+import { clientCommands, redisCpuUs } from './cost.js';
 import { benchMetadata, benchUser, expressSession } from './payload.js';
 import { benchRedis } from './server.js';
 
@@ -45,17 +46,11 @@ interface Cost {
   commands: number;
 }
 
-async function redisCpuUs(): Promise<number> {
-  const info = await admin.info('cpu');
-  const field = (name: string) => Number(new RegExp(`^${name}:(.*)$`, 'm').exec(info)![1]);
-  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
-}
-
 /** What `op` (i = 0..calls-1) costs per call, 32 in flight. */
 async function costPerCall(calls: number, op: (i: number) => Promise<unknown>): Promise<Cost> {
   await admin.config('RESETSTAT');
   let next = 0;
-  const redis0 = await redisCpuUs();
+  const redis0 = await redisCpuUs(admin);
   const node0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: IN_FLIGHT }, async () => {
@@ -63,17 +58,9 @@ async function costPerCall(calls: number, op: (i: number) => Promise<unknown>): 
     }),
   );
   const node = process.cpuUsage(node0);
-  const redisUs = (await redisCpuUs()) - redis0;
-  const stats = await admin.info('commandstats');
-  let all = 0;
-  let scripts = 0;
-  for (const m of stats.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)) {
-    const name = m[1]!;
-    if (name === 'config|resetstat' || name === 'info') continue;
-    all += Number(m[2]);
-    if (name === 'evalsha' || name === 'eval') scripts += Number(m[2]);
-  }
-  return { redisUs: redisUs / calls, nodeUs: (node.user + node.system) / calls, commands: (scripts || all) / calls };
+  const redisUs = (await redisCpuUs(admin)) - redis0;
+  const commands = await clientCommands(admin);
+  return { redisUs: redisUs / calls, nodeUs: (node.user + node.system) / calls, commands: commands / calls };
 }
 
 async function plainKeys(prefix: string, n: number): Promise<void> {

@@ -13,7 +13,17 @@ import { summarize, type Spread } from './stats.js';
 export interface Results {
   startedAt: string;
   finishedAt: string;
-  machine: { cpus: number; cpuModel: string; node: string; redis: string; ioredis: string; connectRedis: string };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    /** The server's own version. */
+    redis: string;
+    /** The server as it names itself ("Valkey 8.0.1"); absent in results of earlier releases. */
+    server?: string;
+    ioredis: string;
+    connectRedis: string;
+  };
   plan: Plan;
   payloadBytes: number;
   throughput: ThroughputRow[];
@@ -135,7 +145,7 @@ export function renderMarkdown(results: Results): string {
   const out: string[] = [];
   out.push(`# Benchmark results\n`);
   out.push(
-    `${results.startedAt} | ${m.cpus} x ${m.cpuModel} | Node ${m.node} | Redis ${m.redis} | ioredis ${m.ioredis} | connect-redis ${m.connectRedis}`,
+    `${results.startedAt} | ${m.cpus} x ${m.cpuModel} | Node ${m.node} | ${m.server ?? `Redis ${m.redis}`} | ioredis ${m.ioredis} | connect-redis ${m.connectRedis}`,
   );
   out.push(
     `\n${results.plan.rounds} round(s) of ${results.plan.durationMs} ms per case and level; within a round each case runs right beside the cases it is compared with (alternating which goes first), and ratios are taken per round; figures are medians, ranges are min-max over rounds. Payload: user ~100 B, 2 metadata entries ~100 B (${results.payloadBytes} B as connect-redis JSON).\n`,
@@ -253,7 +263,7 @@ export function renderSvg(results: Results): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="20" y="26" font-size="17" font-weight="bold">redis-session-store: throughput as a ratio to its baseline (${level} in flight)</text>`,
-    `<text x="20" y="46" fill="#555">${escapeXml(`${results.machine.cpus} CPUs, Node ${results.machine.node}, Redis ${results.machine.redis}; median of ${results.plan.rounds} round(s), whiskers = range; 1.0 = as fast as the baseline`)}</text>`,
+    `<text x="20" y="46" fill="#555">${escapeXml(`${results.machine.cpus} CPUs, Node ${results.machine.node}, ${results.machine.server ?? `Redis ${results.machine.redis}`}; median of ${results.plan.rounds} round(s), whiskers = range; 1.0 = as fast as the baseline`)}</text>`,
   ];
   bars.forEach((b, i) => {
     const y = top + i * rowH + 20;

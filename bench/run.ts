@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- --quick] [--rounds N] [--duration-ms N] [--scale 10000,100000] [--destroy-all 1,10]
- *   [--memory-sessions N] [--out DIR]`
- * Runs every case side by side on one Redis (embedded unless REDIS_URL is set) and writes
- * results/latest.json, latest.md and latest.svg. Progress goes to stderr.
+ *   [--memory-sessions N] [--out DIR] [--server DIR]`
+ * Runs every case side by side on one Redis (a throwaway one, of --server DIR's redis-server when
+ * given, unless REDIS_URL is set) and writes results/latest.json, latest.md and latest.svg, which
+ * name the server. Progress goes to stderr.
  */
 import { cpus } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { RedisSessionStore } from '../src/index.js';
 import { argOf } from './args.js';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../tools/redis-server.js';
+import { benchRedis } from './server.js';
 import { ConnectRedis, MultiStore, NaiveStore } from './baselines.js';
 import { fill, TTL, type BenchContext } from './cases.js';
 import { benchMetadata, benchUser, expressSession } from './payload.js';
@@ -35,13 +36,9 @@ const plan: Plan = {
 const outDir = arg('out') ?? join(import.meta.dirname, 'results');
 const progress = (m: string) => process.stderr.write(`${m}\n`);
 
-let embedded: EmbeddedRedis | undefined;
-let url = process.env.REDIS_URL;
-if (url === undefined) {
-  embedded = await startEmbeddedRedis(['--maxmemory-policy', 'noeviction']);
-  url = embedded.url;
-  progress(`embedded Redis at ${url}`);
-}
+const server = await benchRedis([], argv);
+const url = server.url;
+progress(`${server.label} at ${url}`);
 
 // Baselines get the same client settings as the store (auto-pipelining): a fair limit.
 const clientOptions = { enableAutoPipelining: true, maxRetriesPerRequest: 1 };
@@ -76,7 +73,6 @@ const ctx: BenchContext = {
 };
 
 try {
-  const info = await admin.info('server');
   const started = new Date();
   progress('setting up pools');
   await admin.flushall('SYNC');
@@ -107,7 +103,8 @@ try {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',
       node: process.version,
-      redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
+      redis: server.version,
+      server: server.label,
       ioredis: (
         JSON.parse(
           readFileSync(join(import.meta.dirname, '..', 'node_modules', 'ioredis', 'package.json'), 'utf8'),
@@ -143,6 +140,6 @@ try {
 } finally {
   await Promise.all([ctx.store.close(), ctx.bare.close(), ctx.rolling.close()]);
   for (const client of [raw, admin, ...baselineClients]) client.disconnect();
-  await embedded?.stop();
+  await server.stop();
 }
 process.exit(0);

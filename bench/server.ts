@@ -10,6 +10,8 @@ export interface BenchRedis {
   url: string;
   /** "Redis 7.0.15", "Valkey 8.0.1". */
   label: string;
+  /** The server's own version ("8.0.1" for Valkey 8.0.1). */
+  version: string;
   /** Stops the server when the benchmark started it. */
   stop(): Promise<void>;
 }
@@ -32,8 +34,8 @@ export async function benchRedis(args: string[] = [], argv = process.argv.slice(
   }
   const admin = new Redis(url);
   try {
-    const label = serverLabel(serverOf(await admin.info('server')));
-    return { url, label, stop };
+    const server = serverOf(await admin.info('server'));
+    return { url, label: serverLabel(server), version: server.version, stop };
   } finally {
     admin.disconnect();
   }

@@ -41,6 +41,7 @@ test('--quick on a tiny budget writes latest.json, latest.md and latest.svg', as
   const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as Results;
   assert.ok(results.machine.cpus >= 1);
   assert.match(results.machine.redis, /^\d+\.\d+/);
+  assert.match(results.machine.server ?? '', /^(Redis|Valkey) \d+\.\d+/, 'the results name the server');
   assert.equal([...new Set(results.throughput.map((r) => r.id))].sort(), CASES.map((c) => c.id).sort());
   for (const row of results.throughput) {
     assert.ok(Number.isFinite(row.perSecond.median) && row.perSecond.median > 0, `${row.id}@${row.level}`);
