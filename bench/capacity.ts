@@ -26,7 +26,7 @@ import { benchMetadata, benchUser, expressSession } from './payload.js';
 import { benchRedis } from './server.js';
 import { summarize, type Spread } from './stats.js';
 
-const SIDES = ['connect-redis', 'store', 'store + cache'] as const;
+const SIDES = ['connect-redis', 'store', 'store + cache', 'store, 2 connections'] as const;
 type Side = (typeof SIDES)[number];
 const IN_FLIGHT = 32;
 const LIVE = 2000; // sessions each app process reads and refreshes
@@ -36,6 +36,7 @@ const SENT: Record<Side, readonly string[]> = {
   'connect-redis': ['get', 'set', 'expire', 'del'],
   store: ['evalsha', 'eval', 'hget', 'hmget'],
   'store + cache': ['evalsha', 'eval', 'hget', 'hmget', 'ping', 'client|tracking'],
+  'store, 2 connections': ['evalsha', 'eval', 'hget', 'hmget'],
 };
 
 /** A small seeded generator (mulberry32): every side replays the same sequence. */
@@ -107,6 +108,8 @@ async function child(job: Job): Promise<void> {
       url: job.url,
       metrics: { registry: new Registry() },
       ...(job.side === 'store + cache' ? { cache: true } : {}),
+      // The default before issue 23, beside the default: what a second connection costs.
+      ...(job.side === 'store, 2 connections' ? { maxConnections: 2 } : {}),
     });
     const make = async (n: number, base: number) => {
       const out: string[] = [];

@@ -15,7 +15,7 @@ export const DEFAULTS = {
   keyPrefix: 'session:',
   defaultTtl: 3600, // seconds: one hour of idle time
   touchAfter: 1, // seconds between rolling writes of one session
-  maxConnections: 2, // measured: 2 beat 1 and 4 for writes (bench/results/connections.md)
+  maxConnections: 1, // measured: one connection batches more per write, so each request costs less app and Redis CPU (bench/results/capacity.md)
   commandTimeout: 1000, // ms: budget for one store call, queueing and retries included
   maxMetadataBytes: 16 * 1024, // UTF-8 bytes of all metadata keys and values
   maxUserBytes: 16 * 1024, // bytes of the user's JSON

@@ -16,7 +16,7 @@ test('defaults', () => {
   assert.is(o.rolling, false);
   assert.is(o.touchAfterMs, 1000);
   assert.is(o.maxSessionsPerUser, 0);
-  assert.is(o.maxConnections, 2);
+  assert.is(o.maxConnections, 1);
   assert.is(o.commandTimeout, 1000);
   assert.is(o.maxMetadataBytes, 16384);
 });
