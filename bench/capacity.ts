@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { RedisSessionStore } from '../src/index.js';
+import { DEFAULTS, RedisSessionStore } from '../src/index.js';
 import { argOf } from './args.js';
 import { ConnectRedis } from './baselines.js';
 import { redisCpuUs } from './cost.js';
@@ -260,7 +260,7 @@ async function parent(): Promise<void> {
   const lines = [
     `# Capacity: the 90/5/3/2 mix, ${redis.label}`,
     '',
-    `${new Date().toISOString()}: 90% get, 5% refresh (touch), 3% create (set), 2% destroy, one seeded sequence per app process for every side, ${IN_FLIGHT} requests in flight in all (split across the app processes), ${requests.toLocaleString('en')} requests per run, medians of ${rounds} rounds (ranges in brackets), sides in rotating order. Redis CPU from INFO CPU (redis-server's own), app CPU from process.cpuUsage of every app process, commands counted in INFO commandstats (what the clients send, not a script's inner commands). connect-redis 7.1 runs on an ioredis client as its README sets one up (no auto-pipelining); the store as shipped (2 connections, auto-pipelining, metrics on). 2 cores shared by every process.`,
+    `${new Date().toISOString()}: 90% get, 5% refresh (touch), 3% create (set), 2% destroy, one seeded sequence per app process for every side, ${IN_FLIGHT} requests in flight in all (split across the app processes), ${requests.toLocaleString('en')} requests per run, medians of ${rounds} rounds (ranges in brackets), sides in rotating order. Redis CPU from INFO CPU (redis-server's own), app CPU from process.cpuUsage of every app process, commands counted in INFO commandstats (what the clients send, not a script's inner commands). connect-redis 7.1 runs on an ioredis client as its README sets one up (no auto-pipelining); the store as shipped (${DEFAULTS.maxConnections} connection(s) by default, auto-pipelining, metrics on). 2 cores shared by every process.`,
     '',
     '| app processes | side | requests per Redis core-second | vs connect-redis | app CPU per request | vs connect-redis | Redis CPU per request | Redis commands per request | requests/s |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',

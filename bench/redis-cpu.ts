@@ -16,7 +16,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { RedisSessionStore } from '../src/index.js';
+import { DEFAULTS, RedisSessionStore } from '../src/index.js';
 import { sessionIdOf, tagOfToken, userKey } from '../src/keys.js';
 import { argOf } from './args.js';
 import { ConnectRedis } from './baselines.js';
@@ -304,7 +304,7 @@ const verdict = (xs: number[], goal: number | undefined) =>
 const lines = [
   `# Cost per call: Redis CPU (INFO CPU) and Node CPU (process.cpuUsage), ${redis.label}`,
   '',
-  `${new Date().toISOString()}: ${IN_FLIGHT} in flight, ${CALLS} calls per row, medians of ${ROUNDS} rounds, ranges in brackets. Redis CPU is redis-server's own (parsing, networking and commands); Node CPU is this process's. Each ratio divides a row by its baseline measured right beside it in the same round. connect-redis 7.1 runs on an ioredis client as its README sets one up (no auto-pipelining); the store as shipped (2 connections, auto-pipelining, metrics on).`,
+  `${new Date().toISOString()}: ${IN_FLIGHT} in flight, ${CALLS} calls per row, medians of ${ROUNDS} rounds, ranges in brackets. Redis CPU is redis-server's own (parsing, networking and commands); Node CPU is this process's. Each ratio divides a row by its baseline measured right beside it in the same round. connect-redis 7.1 runs on an ioredis client as its README sets one up (no auto-pipelining); the store as shipped (${DEFAULTS.maxConnections} connection(s) by default, auto-pipelining, metrics on).`,
   '',
   '| call | Redis CPU per call | Node CPU per call | Redis commands per call | baseline | Redis CPU, ratio | Node CPU, ratio |',
   '| --- | --- | --- | --- | --- | --- | --- |',
