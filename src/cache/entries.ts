@@ -1,5 +1,15 @@
 import type { Session } from '../types.js';
 
+/**
+ * What the cache can hold: a value read from Redis, named by an id that is not a secret (a
+ * digest of the token or sid), with the Redis-clock time after which it must not be served.
+ */
+export interface Mirrored {
+  readonly id: string;
+  /** ms on the Redis clock; Infinity when the key has no expiry. */
+  readonly expiresAt: number;
+}
+
 /** Why the whole cache was emptied: a fixed set (it is a metric label). */
 export type FlushReason = 'disconnect' | 'flushdb' | 'stale' | 'topology' | 'close';
 export const FLUSH_REASONS: readonly FlushReason[] = ['disconnect', 'flushdb', 'stale', 'topology', 'close'];
@@ -22,10 +32,10 @@ export interface Ticket {
   reads: number;
 }
 
-/** One cached session. */
-interface Cached {
+/** One cached value. */
+interface Cached<V> {
   readonly key: string;
-  readonly session: Session;
+  readonly value: V;
   readonly bytes: number;
   /** Read since it last reached the front: it gets a second chance before eviction. */
   used: boolean;
@@ -50,17 +60,19 @@ export interface CacheCounts {
 }
 
 /**
- * The session cache's memory: sessions by public id (never by token), with the ids of each
- * user key for invalidations, oldest first, plus the tickets of reads in flight. No I/O: what
- * may be stored and when is decided by the tracking link (src/cache/tracking.ts).
+ * The cache's memory: values by id (a digest: never a token or a sid), with the ids of each
+ * group for invalidations, oldest first, plus the tickets of reads in flight. A group is what an
+ * invalidation names, as its user maps keys to groups: the core store's user key (its sessions
+ * share it), or a digest of an adapter's `prefix + sid`. No I/O: what may be stored and when is
+ * decided by the tracking link (src/cache/tracking.ts).
  */
-export class CacheEntries {
+export class CacheEntries<V extends Mirrored = Session> {
   // One flat Map on the hit path: a hit is one lookup and one comparison. A Map iterates in
   // insertion order, oldest first; a hit only marks its entry used (moving it to the back on
   // every hit, delete + set, made the Map rehash and cost a quarter of a hit's CPU), and
   // eviction gives a used entry a second chance instead: the CLOCK approximation of LRU.
-  readonly #byId = new Map<string, Cached>();
-  /** The cached ids of each user key: invalidations name keys. */
+  readonly #byId = new Map<string, Cached<V>>();
+  /** The cached ids of each group: invalidations name groups. */
   readonly #byKey = new Map<string, string[]>();
   readonly #tickets = new Map<string, Ticket>();
   #bytes = 0;
@@ -83,11 +95,11 @@ export class CacheEntries {
   }
 
   /**
-   * The cached session, marked as recently used; counts a hit or a miss. The id alone decides:
-   * it is a digest of the whole token, user tag included, so it names one user key (and
-   * comparing the key too would cost a hit two more memory reads).
+   * The cached value, marked as recently used; counts a hit or a miss. The id alone decides: it
+   * is a digest of the whole token (or key), so it names one group (and comparing the group too
+   * would cost a hit two more memory reads).
    */
-  get(id: string): Session | undefined {
+  get(id: string): V | undefined {
     const cached = this.#byId.get(id);
     if (cached === undefined) {
       this.counts.misses++;
@@ -95,7 +107,12 @@ export class CacheEntries {
     }
     this.counts.hits++;
     cached.used = true;
-    return cached.session;
+    return cached.value;
+  }
+
+  /** The cached value, without counting a lookup or marking it used. */
+  peek(id: string): V | undefined {
+    return this.#byId.get(id)?.value;
   }
 
   /** Registers a read of `key` about to be sent. Call `end` when its reply has been handled. */
@@ -110,12 +127,12 @@ export class CacheEntries {
     if (--ticket.reads === 0 && this.#tickets.get(key) === ticket) this.#tickets.delete(key);
   }
 
-  /** Stores a session read under `ticket`, unless an invalidation overtook the reply. */
-  store(key: string, ticket: Ticket, session: Session, bytes: number): void {
+  /** Stores a value read under `ticket`, unless an invalidation overtook the reply. */
+  store(key: string, ticket: Ticket, value: V, bytes: number): void {
     if (!ticket.alive || bytes > this.limits.maxBytes) return;
-    const id = session.id;
+    const id = value.id;
     if (this.#byId.has(id)) this.#forget(id);
-    this.#byId.set(id, { key, session, bytes, used: false });
+    this.#byId.set(id, { key, value, bytes, used: false });
     const ids = this.#byKey.get(key);
     if (ids === undefined) this.#byKey.set(key, [id]);
     else ids.push(id);
@@ -133,7 +150,7 @@ export class CacheEntries {
     if (this.#drop(key)) this.counts.invalidations++;
   }
 
-  /** Drops one key's sessions without killing reads in flight (a local expiry, a due rolling touch). */
+  /** Drops one group's values without killing reads in flight (a local expiry). */
   evict(key: string): void {
     this.#drop(key);
   }
