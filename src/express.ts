@@ -1,9 +1,12 @@
 import session, { type SessionData } from 'express-session';
+import { ExpressCache } from './cache/express-cache.js';
 import { RedisClock } from './clock.js';
+import { cacheOption } from './config/resolve.js';
 import { classifyError, ConfigurationError, InvalidInputError } from './errors.js';
 import {
   expressIndexKey,
   expressIndexKeys,
+  expressKeyDigest,
   expressSessionKey,
   expressSessionKeys,
   expressTombstoneKeys,
@@ -11,6 +14,7 @@ import {
   sidOfKey,
   type KeyFamily,
 } from './keys.js';
+import { touchAfterOption, touchDue, unchangedApartFromExpires, type TouchAfter } from './express/lazy.js';
 import type { ExpressSessionStoreOptions, Serializer } from './express/options.js';
 import { StoreMetrics } from './metrics.js';
 import { Observer } from './observe.js';
@@ -55,7 +59,12 @@ export class ExpressSessionStore extends session.Store {
   readonly disableTTL: boolean;
   readonly disableTouch: boolean;
   readonly userId: ((sess: SessionData) => string | undefined) | undefined;
+  readonly touchAfter: TouchAfter;
   private readonly tombstoneMs: number;
+  private readonly cache: ExpressCache | undefined;
+  /** The cache's links healthy and the Redis clock sampled (at once without the cache). */
+  private readonly opened: Promise<void>;
+  private readonly unwatch: (() => void) | undefined;
   private readonly redis: RedisClient;
   private readonly scripts = new Scripts();
   private readonly batches = new Batches(this.scripts);
@@ -97,13 +106,65 @@ export class ExpressSessionStore extends session.Store {
     this.deadlines = new Deadlines(options.commandTimeout ?? 1000, metrics);
     this.observer = new Observer(metrics, undefined);
     this.scripts.onReload = (script) => metrics?.scriptReloads.inc({ script });
+    const cache = cacheOption(options.cache);
+    this.touchAfter = touchAfterOption(options.touchAfter, cache !== undefined);
+    if (cache === undefined) {
+      this.opened = Promise.resolve();
+      return;
+    }
+    // A node-redis client is refused here (ConfigurationError): the cache needs ioredis.
+    this.cache = new ExpressCache(this.redis, this.clock, cache);
+    const stopMetrics = metrics?.watchCache(this.cache.entries, 'express.get');
+    const stopLifecycle = this.redis.onLifecycle((event) => {
+      if (event === 'topology') this.cache?.topologyChanged();
+      if (event !== 'close') this.clock.refresh(this.redis, this.bounded);
+    });
+    this.unwatch = () => {
+      stopMetrics?.();
+      stopLifecycle();
+    };
+    // Opened in the background (the constructor is synchronous, as express-session expects):
+    // until the links are healthy every read goes to Redis, as without the cache.
+    this.opened = Promise.all([this.cache.open(), this.clock.sample(this.redis, this.bounded)]).then(() => undefined);
+    this.opened.catch(() => undefined);
+  }
+
+  /**
+   * Resolves once the cache serves (its invalidation links are healthy and the Redis clock is
+   * sampled); rejects when it cannot open, for example when ACL refuses its commands. At once
+   * without the cache. Reads before then go to Redis.
+   */
+  ready(): Promise<void> {
+    return this.opened;
+  }
+
+  /** Closes the cache's own connections (never the client passed in). Idempotent. */
+  close(): void {
+    this.unwatch?.();
+    this.cache?.close();
   }
 
   override get(sid: string, cb?: Callback<SessionData | null>): Promise<SessionData | null> {
     return this.settle('express.get', cb, async () => {
       // No session can be stored under an id this store refuses to write.
       if (!isExpressSid(sid)) return null;
-      const raw = ops.decodeValue(await this.send(ops.getCommand(this.key(sid))));
+      const key = this.key(sid);
+      const cache = this.cache;
+      if (cache !== undefined) {
+        // Parsed on every hit: express-session keeps the loaded object's values by reference,
+        // so each request must get objects of its own.
+        const id = expressKeyDigest(key);
+        const at = performance.now();
+        this.clock.refresh(this.redis, this.bounded, at);
+        const hit = cache.hit(id, at);
+        if (hit !== undefined) return this.serializer.parse(hit.raw);
+        const loaded = cache.load(key, id);
+        if (loaded !== undefined) {
+          const found = await this.deadlines.bounded(loaded);
+          return found === null ? null : await this.serializer.parse(found.raw);
+        }
+      }
+      const raw = ops.decodeValue(await this.send(ops.getCommand(key)));
       return raw === null ? null : await this.serializer.parse(raw);
     });
   }
@@ -117,8 +178,18 @@ export class ExpressSessionStore extends session.Store {
       const ttl = this.disableTTL ? 0 : this.ttlOf(sess);
       // connect-redis: a TTL of zero or less deletes the session.
       if (!this.disableTTL && ttl <= 0) return this.destroyNow(sid, sess);
-      const call = ops.setCall(this.key(sid), this.serializer.stringify(sess), ttl, this.indexOf(sid, sess));
-      return ops.decodeSet(await this.send(call)) ? undefined : false;
+      const key = this.key(sid);
+      // Lazy save: a save that changes nothing but the cookie's expiry is a touch.
+      const held = this.cache?.peek(expressKeyDigest(key));
+      if (
+        held !== undefined &&
+        !this.disableTTL &&
+        (await unchangedApartFromExpires(sess, held.raw, this.serializer))
+      ) {
+        return this.lazyTouch(key, ttl, this.indexOf(sid, sess), held.expiresAt);
+      }
+      const call = ops.setCall(key, this.serializer.stringify(sess), ttl, this.indexOf(sid, sess));
+      return ops.decodeSet(await this.write(key, call)) ? undefined : false;
     });
   }
 
@@ -129,8 +200,14 @@ export class ExpressSessionStore extends session.Store {
       const key = this.key(sid);
       const index = this.indexOf(sid, sess);
       if (ttl <= 0) return this.destroyNow(sid, sess);
-      await this.send(index === undefined ? ops.expireCommand(key, ttl) : ops.touchIndexedCall(key, ttl, index));
+      await this.lazyTouch(key, ttl, index, this.cache?.peek(expressKeyDigest(key))?.expiresAt);
     });
+  }
+
+  /** A touch, unless the cache knows the key's expiry (`expiresAt`) and the touch would not move it by touchAfter. */
+  private async lazyTouch(key: string, ttl: number, index: ops.IndexEntry | undefined, expiresAt?: number) {
+    if (!touchDue(expiresAt, this.clock.now(), ttl, this.touchAfter)) return;
+    await this.write(key, index === undefined ? ops.expireCommand(key, ttl) : ops.touchIndexedCall(key, ttl, index));
   }
 
   override destroy(sid: string, cb?: Callback<void>): Promise<void> {
@@ -148,15 +225,18 @@ export class ExpressSessionStore extends session.Store {
     return this.settle('express.clear', cb, async () => {
       const families = [expressSessionKeys, expressTombstoneKeys, expressIndexKeys].map((f) => f(this.prefix));
       const keys = (await Promise.all(families.map((f) => this.scan(f)))).flat();
+      const cache = this.cache;
+      if (cache !== undefined) keys.forEach((k) => cache.written(k));
       if (this.redis.isCluster) {
         // The keys hash to many slots: one DEL each, pipelined per master.
         await this.each(keys.map((k) => ops.delCommand([k])));
-        return;
+      } else {
+        for (let i = 0; i < keys.length; i += 500) {
+          const [first, ...rest] = keys.slice(i, i + 500);
+          await this.send(ops.delCommand([first!, ...rest]));
+        }
       }
-      for (let i = 0; i < keys.length; i += 500) {
-        const [first, ...rest] = keys.slice(i, i + 500);
-        await this.send(ops.delCommand([first!, ...rest]));
-      }
+      if (cache !== undefined) keys.forEach((k) => cache.written(k));
     });
   }
 
@@ -203,8 +283,12 @@ export class ExpressSessionStore extends session.Store {
       throw new InvalidInputError('options.except', 'expected a session id');
     const sids = (await this.liveIds(user)).filter((sid) => sid !== options.except);
     const index = this.indexKey(user);
-    const calls = sids.map((sid) => ops.destroyCall(this.key(sid), this.tombstoneMs, { key: index, sid }));
-    const replies = await Promise.all(calls.map((c) => this.send(c)));
+    const replies = await Promise.all(
+      sids.map((sid) => {
+        const key = this.key(sid);
+        return this.write(key, ops.destroyCall(key, this.tombstoneMs, { key: index, sid }));
+      }),
+    );
     return replies.reduce<number>((n, r) => n + ops.decodeDestroyed(r), 0);
   }
 
@@ -233,7 +317,7 @@ export class ExpressSessionStore extends session.Store {
       if (raw !== null) session = await this.serializer.parse(raw);
     }
     const index = session === undefined ? undefined : this.indexOf(sid, session);
-    ops.decodeDestroyed(await this.send(ops.destroyCall(key, this.tombstoneMs, index)));
+    ops.decodeDestroyed(await this.write(key, ops.destroyCall(key, this.tombstoneMs, index)));
   }
 
   private async loadKeys(keys: string[]): Promise<(SessionData & { id: string })[]> {
@@ -308,6 +392,16 @@ export class ExpressSessionStore extends session.Store {
   private send(request: Request): Promise<unknown> {
     return this.deadlines.bounded(this.scripts.send(this.redis, request));
   }
+
+  /** A write of `key`; with the cache on, this process's entry of it is dropped before it is sent and again on its reply. */
+  private write(key: string, request: Request): Promise<unknown> {
+    const cache = this.cache;
+    if (cache === undefined) return this.send(request);
+    cache.written(key);
+    return this.send(request).finally(() => cache.written(key));
+  }
+
+  private readonly bounded = <T>(p: Promise<T>): Promise<T> => this.deadlines.bounded(p);
 
   /** Many commands, pipelined per master; the first failure rejects. */
   private async each(commands: readonly CommandCall[]): Promise<unknown[]> {

@@ -114,6 +114,15 @@ export function expressTombstoneKey(sessionKey: string): string {
   return `{${sessionKey}${TOMBSTONE_TAIL}`;
 }
 
+/**
+ * express-session: the name the session cache files a session key under. The key holds the
+ * sid, which is a bearer secret: the cache keeps this digest instead (all 256 bits, so two
+ * sessions never share an entry).
+ */
+export function expressKeyDigest(sessionKey: string): string {
+  return hash('sha256', sessionKey, 'base64url');
+}
+
 /** express-session: a user's index of session ids, in the user tag's slot. */
 export function expressIndexKey(prefix: string, userId: string): string {
   return `{${userTag(userId)}${indexTail(prefix)}`;

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } from 'prom-client';
-import type { CacheEntries } from './cache/entries.js';
+import type { CacheEntries, Mirrored } from './cache/entries.js';
 import { luaScripts, type ScriptName } from './lua.generated.js';
-import { CacheMetrics } from './metrics/cache.js';
+import { CacheMetrics, type CacheOperation } from './metrics/cache.js';
 import type { ServerIdentity } from './server.js';
 import { LatencyHistogram, OperationStats } from './metrics/latency.js';
 import {
@@ -118,9 +118,9 @@ export class StoreMetrics {
    * Reports a session cache's counts (read when scraped: nothing per call) until the returned
    * function is called. Several stores on one registry add up.
    */
-  watchCache(entries: CacheEntries): () => void {
+  watchCache(entries: CacheEntries<Mirrored>, operation: CacheOperation = 'getSession'): () => void {
     this.cache ??= new CacheMetrics(this.registry, this.prefix);
-    return this.cache.watch(entries);
+    return this.cache.watch(entries, operation);
   }
 
   /** A call that began at `started` (performance.now()) resolved with `result`. */

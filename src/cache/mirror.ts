@@ -97,10 +97,10 @@ export class Mirror<V extends Mirrored, R> {
    * long as nothing invalidated its group since it was sent: a read that starts after a write of
    * this process resolved therefore never joins one from before it.
    */
-  load(
+  load<P>(
     key: string,
-    fetch: (client: RedisClient) => Promise<unknown>,
-    decode: (reply: unknown, keep: Keep<V>) => R,
+    fetch: (client: RedisClient) => Promise<P>,
+    decode: (reply: P, keep: Keep<V>) => R,
     shared?: string,
   ): Promise<R> | undefined {
     if (shared !== undefined) {

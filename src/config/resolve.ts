@@ -165,7 +165,7 @@ function metricsOption(value: unknown): false | MetricsOptions {
   return value;
 }
 
-function cacheOption(value: unknown): CacheSettings | undefined {
+export function cacheOption(value: unknown): CacheSettings | undefined {
   if (value === undefined || value === false) return undefined;
   const given = value === true ? {} : (plainObject('cache', value) as CacheOptions);
   const d = DEFAULTS.cache;

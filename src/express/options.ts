@@ -1,4 +1,5 @@
 import type { SessionData } from 'express-session';
+import type { CacheOptions } from '../config/options.js';
 import type { MetricsOptions } from '../metrics.js';
 import type { IoredisClient, NodeRedisClient } from '../transport/client.js';
 
@@ -29,6 +30,17 @@ export interface ExpressSessionStoreOptions {
   tombstoneMs?: number;
   /** Per-command budget in ms. Default 1000. */
   commandTimeout?: number;
+  /**
+   * The session cache (ioredis clients only; see docs/express-session.md): a read of a cached
+   * session sends nothing to Redis, and Redis reports every change (CLIENT TRACKING). Default off.
+   */
+  cache?: boolean | CacheOptions;
+  /**
+   * Lazy touch, seconds: a touch (or an unchanged save) is sent only when it moves the session's
+   * Redis expiry by at least this much. Needs the cache. Default: 0 without the cache (touch on
+   * every request, as connect-redis), a tenth of the session's TTL with it.
+   */
+  touchAfter?: number;
   /** Prometheus metrics as the core store records them (operation label `express.*`), or false. Default: global registry. */
   metrics?: false | MetricsOptions;
 }

@@ -69,6 +69,33 @@ export function delCommand(keys: readonly [string, ...string[]]): CommandCall {
   return { command: 'DEL', args: keys };
 }
 
+/**
+ * A read through the session cache: the value and its expiry, sent together on the tracked
+ * connection (one round trip), so the entry knows when Redis will drop the key and a touch can
+ * tell whether it would move it.
+ */
+export function cachedReadCommands(key: string): readonly [CommandCall, CommandCall] {
+  return [getCommand(key), { command: 'PEXPIRETIME', args: [key] }];
+}
+
+/** A session as the cache holds it: the serializer's string and the key's expiry, under a digest of its key. */
+export interface CachedSession {
+  /** The digest of the session key (keys.ts expressKeyDigest): never the sid. */
+  readonly id: string;
+  readonly raw: string;
+  /** When Redis drops the key, ms on the Redis clock; Infinity when it has no TTL. */
+  readonly expiresAt: number;
+}
+
+/** The replies of cachedReadCommands: the session, or null when there is none (or it went meanwhile). */
+export function decodeCachedRead(id: string, value: unknown, expireTime: unknown): CachedSession | null {
+  const raw = decodeValue(value);
+  const at = Number(expireTime);
+  if (raw === null || at === -2) return null;
+  if (!Number.isSafeInteger(at) || at < -1) throw new CorruptSessionError('unexpected PEXPIRETIME reply');
+  return { id, raw, expiresAt: at === -1 ? Number.POSITIVE_INFINITY : at };
+}
+
 /** The serialized session in a GET reply, or null. */
 export function decodeValue(reply: unknown): string | null {
   if (reply === null || reply === undefined) return null;

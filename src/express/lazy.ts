@@ -1,0 +1,71 @@
+import type { SessionData } from 'express-session';
+import { ConfigurationError } from '../errors.js';
+import type { Serializer } from './options.js';
+
+// Lazy touch and lazy save: the rules that let a request whose session did not change reach
+// Redis almost never. Pure: the adapter supplies what the cache knows of the stored session.
+
+/** `touchAfter` as given: seconds, or a tenth of each session's TTL (the default with the cache). */
+export type TouchAfter = number | 'tenth';
+
+/** The `touchAfter` option: 0 without the cache (connect-redis's touch on every request), a tenth of the TTL with it. */
+export function touchAfterOption(value: unknown, cached: boolean): TouchAfter {
+  if (value === undefined) return cached ? 'tenth' : 0;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ConfigurationError('touchAfter', 'expected seconds (a finite number >= 0)');
+  }
+  if (value > 0 && !cached) {
+    throw new ConfigurationError(
+      'touchAfter',
+      "needs the cache: the adapter learns a session's Redis expiry when it reads it into the cache",
+    );
+  }
+  return value;
+}
+
+/**
+ * Whether a touch must be sent: it moves the key's expiry (`expiresAt`, ms on the Redis clock,
+ * undefined when the cache does not hold the session) to `now + ttl` by at least `touchAfter`.
+ * Not knowing the expiry, it always is.
+ */
+export function touchDue(expiresAt: number | undefined, now: number, ttlSeconds: number, after: TouchAfter): boolean {
+  if (expiresAt === undefined) return true;
+  const afterMs = after === 'tenth' ? ttlSeconds * 100 : after * 1000;
+  return now + ttlSeconds * 1000 - expiresAt >= afterMs;
+}
+
+/**
+ * Whether `sess` serializes to what is stored (`stored`, the serializer's string), apart from
+ * `cookie.expires`: express-session with `resave` and @fastify/session with `rolling` save every
+ * request with only the expiry moved. The stored expiry is put into a copy of `sess` and the
+ * copy serialized; any other difference (or a serializer that does not round-trip) means a write.
+ */
+export async function unchangedApartFromExpires(
+  sess: SessionData,
+  stored: string,
+  serializer: Serializer,
+): Promise<boolean> {
+  const before: Partial<SessionData> = await serializer.parse(stored);
+  const cookie: object | undefined = sess.cookie;
+  const storedCookie: object | undefined = before.cookie;
+  if (cookie === undefined || storedCookie === undefined) return serializer.stringify(sess) === stored;
+  // The cookie as it serializes (express-session's and Fastify's Cookie have toJSON), in the
+  // same key order, with the stored expiry fields in place of the new ones.
+  const plain: Record<string, unknown> = { ...(hasToJSON(cookie) ? cookie.toJSON() : cookie) };
+  for (const field of EXPIRY_FIELDS) {
+    if (field in plain || field in storedCookie) plain[field] = fieldOf(storedCookie, field);
+  }
+  return serializer.stringify(Object.assign({}, sess, { cookie: plain })) === stored;
+}
+
+// express-session's expiry, and @fastify/session's record of the previous one (it moves with it).
+const EXPIRY_FIELDS = ['expires', 'originalExpires'] as const;
+
+function fieldOf(value: object, field: string): unknown {
+  const found: unknown = Reflect.get(value, field);
+  return found;
+}
+
+function hasToJSON(value: object): value is { toJSON(): object } {
+  return 'toJSON' in value && typeof value.toJSON === 'function';
+}

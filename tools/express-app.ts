@@ -1,0 +1,141 @@
+/**
+ * An app server for the adapter's tests and `npm run bench:express`: express 5 + express-session,
+ * or Fastify 5 + @fastify/session, on connect-redis 7.1 or on ExpressSessionStore (with or without
+ * its cache), on loopback. Started with fork(); the config comes in APP_CONFIG (JSON), the port
+ * goes back over IPC as { port }. IPC requests: 'cpu' (answers process.cpuUsage()), 'stop'.
+ *
+ * Routes: POST /login/:user, GET /me (read only: 401 without a user), POST /rename/:name,
+ * POST /logout.
+ */
+import type { AddressInfo } from 'node:net';
+import fastifyCookie from '@fastify/cookie';
+import fastifySession from '@fastify/session';
+import RedisStore from 'connect-redis';
+import express from 'express';
+import session, { type Store } from 'express-session';
+import Fastify from 'fastify';
+import { Redis } from 'ioredis';
+import { ExpressSessionStore } from '../src/express.js';
+
+export interface AppConfig {
+  framework: 'express' | 'fastify';
+  store: 'connect-redis' | 'adapter' | 'adapter + cache';
+  redisUrl: string;
+  /** express-session's resave (Fastify: rolling, which saves every request as resave does). */
+  resave: boolean;
+  /** The cache's staleness bound, ms (adapter + cache). */
+  maxStalenessMs?: number;
+}
+
+export interface AppReply {
+  port?: number;
+  cpu?: NodeJS.CpuUsage;
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    user?: string;
+    name?: string;
+  }
+}
+declare module 'fastify' {
+  interface Session {
+    user?: string;
+    name?: string;
+  }
+}
+
+const SECRET = 'a test secret that is long enough for fastify-session';
+const MAX_AGE = 86_400_000;
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.env.APP_CONFIG ?? '{}') as AppConfig;
+  // connect-redis's README client for ioredis; the adapter takes the same.
+  const client = new Redis(config.redisUrl);
+  const adapter =
+    config.store === 'connect-redis'
+      ? undefined
+      : new ExpressSessionStore({
+          client,
+          metrics: false,
+          cache: config.store === 'adapter + cache' ? { maxStalenessMs: config.maxStalenessMs ?? 1000 } : undefined,
+        });
+  await adapter?.ready();
+  const store: Store = adapter ?? new RedisStore({ client });
+  const port = config.framework === 'express' ? await expressApp(store, config) : await fastifyApp(store, config);
+  process.on('message', (m) => {
+    if (m === 'cpu') process.send!({ cpu: process.cpuUsage() } satisfies AppReply);
+    if (m === 'stop') {
+      adapter?.close();
+      client.disconnect();
+      process.exit(0);
+    }
+  });
+  process.send!({ port } satisfies AppReply);
+}
+
+async function expressApp(store: Store, config: AppConfig): Promise<number> {
+  const app = express();
+  app.use(
+    session({
+      store,
+      secret: SECRET,
+      resave: config.resave,
+      saveUninitialized: false,
+      cookie: { maxAge: MAX_AGE },
+    }),
+  );
+  app.post('/login/:user', (req, res) => {
+    req.session.user = req.params.user;
+    req.session.name = req.params.user;
+    res.json({ ok: true });
+  });
+  app.get('/me', (req, res) => {
+    if (req.session.user === undefined) res.status(401).json({ user: null });
+    else res.json({ user: req.session.user, name: req.session.name });
+  });
+  app.post('/rename/:name', (req, res) => {
+    req.session.name = req.params.name;
+    res.json({ ok: true });
+  });
+  app.post('/logout', (req, res, next) => {
+    req.session.destroy((err) => (err ? next(err) : res.json({ ok: true })));
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((done) => server.once('listening', done));
+  return (server.address() as AddressInfo).port;
+}
+
+async function fastifyApp(store: Store, config: AppConfig): Promise<number> {
+  const app = Fastify();
+  await app.register(fastifyCookie);
+  await app.register(fastifySession, {
+    store,
+    secret: SECRET,
+    saveUninitialized: false,
+    rolling: config.resave,
+    cookie: { maxAge: MAX_AGE, secure: false },
+  });
+  app.post<{ Params: { user: string } }>('/login/:user', (req, reply) => {
+    req.session.set('user', req.params.user);
+    req.session.set('name', req.params.user);
+    return reply.send({ ok: true });
+  });
+  app.get('/me', (req, reply) => {
+    const user = req.session.get('user');
+    if (user === undefined) return reply.code(401).send({ user: null });
+    return reply.send({ user, name: req.session.get('name') });
+  });
+  app.post<{ Params: { name: string } }>('/rename/:name', (req, reply) => {
+    req.session.set('name', req.params.name);
+    return reply.send({ ok: true });
+  });
+  app.post('/logout', async (req) => {
+    await req.session.destroy();
+    return { ok: true };
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return (app.server.address() as AddressInfo).port;
+}
+
+await main();
