@@ -25,6 +25,8 @@ export interface AppConfig {
   resave: boolean;
   /** The cache's staleness bound, ms (adapter + cache). */
   maxStalenessMs?: number;
+  /** The adapter's touchAfter, seconds (adapter + cache). */
+  touchAfter?: number;
 }
 
 export interface AppReply {
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
           client,
           metrics: false,
           cache: config.store === 'adapter + cache' ? { maxStalenessMs: config.maxStalenessMs ?? 1000 } : undefined,
+          touchAfter: config.touchAfter,
         });
   await adapter?.ready();
   const store: Store = adapter ?? new RedisStore({ client });

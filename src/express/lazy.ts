@@ -55,8 +55,17 @@ export async function unchangedApartFromExpires(
   for (const field of EXPIRY_FIELDS) {
     if (field in plain || field in storedCookie) plain[field] = fieldOf(storedCookie, field);
   }
+  // express-session recomputes originalMaxAge from the clock as it moves the expiry, a
+  // millisecond off now and then; a deliberate change (a new maxAge) is far larger.
+  const age = plain.originalMaxAge;
+  const storedAge = fieldOf(storedCookie, 'originalMaxAge');
+  if (typeof age === 'number' && typeof storedAge === 'number' && Math.abs(age - storedAge) <= AGE_JITTER_MS) {
+    plain.originalMaxAge = storedAge;
+  }
   return serializer.stringify(Object.assign({}, sess, { cookie: plain })) === stored;
 }
+
+const AGE_JITTER_MS = 1000;
 
 // express-session's expiry, and @fastify/session's record of the previous one (it moves with it).
 const EXPIRY_FIELDS = ['expires', 'originalExpires'] as const;

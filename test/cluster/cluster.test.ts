@@ -240,6 +240,53 @@ test('the session cache on a cluster: one link per master, hits send nothing, in
   }
 });
 
+test("the adapter's cache on a cluster: hits send nothing on any master; another app's writes and a reshard reach it", async () => {
+  const cachedClient = new Cluster(c.seeds);
+  const writerClient = new Cluster(c.seeds);
+  const cached = new ExpressSessionStore({ client: cachedClient, cache: true, metrics: false });
+  const writer = new ExpressSessionStore({ client: writerClient, metrics: false });
+  const day = 86_400_000;
+  const sess = (n: number) =>
+    ({ cookie: { originalMaxAge: day, expires: new Date(Date.now() + day), httpOnly: true, path: '/' }, n }) as never;
+  const nOf = async (sid: string) => ((await cached.get(sid)) as { n?: number } | null)?.n;
+  const fromMemory = async (sid: string) => {
+    const n = await d.commandCount();
+    await cached.get(sid);
+    return (await d.commandCount()) === n;
+  };
+  try {
+    await cached.ready();
+    const sids = Array.from({ length: 30 }, (_, i) => `cached-sid-${i}`);
+    for (const sid of sids) await writer.set(sid, sess(1));
+    const masters = new Set((await Promise.all(sids.map((sid) => masterOfKey(`sess:${sid}`)))).map((m) => m.port));
+    assert.is(masters.size, 3, 'sessions on every master');
+    for (const sid of sids) await waitFor(() => fromMemory(sid), 5000, 5);
+    const before = await d.commandCount();
+    for (const sid of sids) assert.is(await nOf(sid), 1);
+    assert.is(await d.commandCount(), before, 'no command on any master for 30 cached reads');
+
+    await Promise.all(sids.slice(0, 15).map((sid) => writer.destroy(sid)));
+    for (const sid of sids.slice(0, 15)) await waitFor(async () => (await cached.get(sid)) === null, 5000, 1);
+
+    // A reshard: a cached session's slot moves to another master, then the session changes there.
+    const moving = sids[20]!;
+    const slot = await keySlot(c.nodes[0]!.admin, `sess:${moving}`);
+    const from = await c.masterOf(slot);
+    const to = (await c.masters()).find((m) => m !== from)!;
+    assert.is(await nOf(moving), 1);
+    await migrateSlot(c, slot, from, to);
+    await writer.set(moving, sess(2));
+    await waitFor(async () => (await nOf(moving)) === 2, 10_000, 10);
+    await waitFor(() => fromMemory(moving), 10_000, 20);
+    await writer.destroy(moving);
+    await waitFor(async () => (await cached.get(moving)) === null, 5000, 1);
+  } finally {
+    cached.close();
+    cachedClient.disconnect();
+    writerClient.disconnect();
+  }
+});
+
 test('express-session adapter on the cluster: clear() removes sessions and tombstones on every master, and only its own', async () => {
   const client = new Cluster(c.seeds);
   const sess = () => ({ cookie: { originalMaxAge: null, expires: null, httpOnly: true, path: '/' } }) as never;

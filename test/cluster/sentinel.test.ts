@@ -5,7 +5,10 @@ import { functionalTests } from '../helpers/functional-suite.js';
 import { failoverUnderLoad } from '../helpers/failover.js';
 import { Registry } from 'prom-client';
 import { cacheReady, metricValue } from '../helpers/cache.js';
-import { waitFor } from '../helpers/redis.js';
+import type { SessionData } from 'express-session';
+import type { Redis } from 'ioredis';
+import { ExpressSessionStore } from '../../src/express.js';
+import { commandCount, waitFor } from '../helpers/redis.js';
 import { startSentinel, type TestSentinel } from '../helpers/sentinel.js';
 
 // One master, one replica, three Sentinels (down-after 1 s) for the whole file: the functional
@@ -61,6 +64,13 @@ test('master failover (kill -9) under load with waitForReplicas: the store follo
   const registry = new Registry();
   const cached = await d.open({ cache: true, metrics: { registry } }, 3);
   const held = await cached.createSession({ id: 'held-over-failover', username: 'h' });
+  // The adapter's cache too, through its own Sentinel client.
+  const adapterClient = d.callerClient(2);
+  const adapter = new ExpressSessionStore({ client: adapterClient, cache: true, metrics: false });
+  await adapter.ready();
+  await adapter.set('held-sid', heldSession());
+  await waitFor(async () => (await s.replica.admin.exists('sess:held-sid')) === 1, 5000, 10);
+  await waitFor(() => adapterFromMemory(adapter, 'held-sid', s.master.admin), 5000, 5);
   await waitFor(async () => (await s.replica.admin.exists(`session:{${held.token.slice(0, 22)}}:d`)) === 1, 5000, 10);
   await cacheReady(cached, held.token, s.master.admin);
   try {
@@ -104,11 +114,38 @@ test('master failover (kill -9) under load with waitForReplicas: the store follo
     await store.destroySession(held.token);
     await waitFor(async () => (await cached.getSession(held.token)) === null, 10_000, 5);
     await cacheReady(cached, fresh[0]!.token, s.replica.admin);
+    // The adapter's cache: the same rules on the new master.
+    const writerClient = d.callerClient(2);
+    try {
+      await new ExpressSessionStore({ client: writerClient, metrics: false }).destroy('held-sid');
+    } finally {
+      writerClient.disconnect();
+    }
+    await waitFor(async () => (await adapter.get('held-sid')) === null, 10_000, 5);
+    await adapter.set('after-failover', heldSession());
+    await waitFor(() => adapterFromMemory(adapter, 'after-failover', s.replica.admin), 10_000, 5);
   } finally {
     await store.close();
     await cached.close();
+    adapter.close();
+    adapterClient.disconnect();
   }
 });
+
+function heldSession(): SessionData {
+  const day = 86_400_000;
+  return {
+    cookie: { originalMaxAge: day, expires: new Date(Date.now() + day), httpOnly: true, path: '/' },
+  };
+}
+
+/** Whether the adapter read `sid` from memory: a live session, and no command on `admin`'s server. */
+async function adapterFromMemory(adapter: ExpressSessionStore, sid: string, admin: Redis): Promise<boolean> {
+  if ((await adapter.get(sid)) === null) return false;
+  const before = await commandCount(admin);
+  await adapter.get(sid);
+  return (await commandCount(admin)) === before;
+}
 
 test.after(async () => {
   await s?.stop();
