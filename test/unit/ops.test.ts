@@ -272,4 +272,23 @@ test('express builders and decoders: connect-redis layout, tombstone in the sess
   assert.equal(express.scanArgs('0', 'sess:*', 100), ['0', 'MATCH', 'sess:*', 'COUNT', '100']);
 });
 
+test("express cached read: the value and its PEXPIRETIME, one session's entry or null", () => {
+  assert.equal(express.cachedReadCommands('sess:abc'), [
+    { command: 'GET', args: ['sess:abc'] },
+    { command: 'PEXPIRETIME', args: ['sess:abc'] },
+  ]);
+  assert.equal(express.decodeCachedRead('d', '{"a":1}', 1_900_000_000_000), {
+    id: 'd',
+    raw: '{"a":1}',
+    expiresAt: 1_900_000_000_000,
+  });
+  assert.is(express.decodeCachedRead('d', '{}', -1)?.expiresAt, Number.POSITIVE_INFINITY, 'no TTL');
+  assert.is(express.decodeCachedRead('d', null, -2), null, 'no key');
+  assert.is(express.decodeCachedRead('d', '{}', -2), null, 'gone between the two commands');
+  assert.throws(
+    () => express.decodeCachedRead('d', '{}', 'soon'),
+    (e: unknown) => e instanceof CorruptSessionError,
+  );
+});
+
 test.run();
