@@ -1,6 +1,6 @@
 import { keyPrefixOption } from './config/resolve.js';
 import { InvalidInputError } from './errors.js';
-import { prefixGlob } from './keys.js';
+import { expressIndexKeys, expressSessionKeys, expressTombstoneKeys, prefixGlob } from './keys.js';
 
 /**
  * The least privilege the store's Redis user needs. Redis checks ACLs on the commands a script
@@ -44,6 +44,80 @@ export const CACHE_COMMANDS = [
   'subscribe', // to __redis__:invalidate only (see the channel rule)
 ] as const;
 
+/** What the express adapter's Lua scripts run (lua/express*.lua), one by one. */
+export const EXPRESS_SCRIPT_COMMANDS = [
+  'exists',
+  'set',
+  'pttl',
+  'del',
+  'expire',
+  'persist',
+  'pexpireat',
+  'zadd',
+  'zrange',
+  'zrem',
+  'zremrangebyscore',
+  'time',
+] as const;
+
+/** What the express adapter's client sends itself, with the reason for each. */
+export const EXPRESS_CLIENT_COMMANDS = [
+  'get', // get, and destroy(sid) with userId (to find the session's user)
+  'mget', // all() and listUserSessions() on one server
+  'del', // clear()
+  'scan', // clear(), length(), ids(), all()
+  'expire', // touch without userId, connect-redis's
+  'zcount', // countUserSessions
+  'zrangebyscore', // listUserSessions, destroyUserSessions
+  'time', // the Redis clock estimate
+  'evalsha', // set, destroy, and touch with userId
+  'eval', // the fallback after NOSCRIPT
+  'ping',
+  'info', // ioredis's ready check
+  'hello', // RESP3 (ioredis 6's default protocol)
+  'cluster|slots', // a Cluster client's slot table
+  'cluster|info', // a Cluster client's ready check
+  'asking', // following ASK redirects while a slot migrates
+] as const;
+
+/** What the adapter's cache adds: the core cache's commands and the expiry read with each miss. */
+export const EXPRESS_CACHE_COMMANDS = [...CACHE_COMMANDS, 'pexpiretime'] as const;
+
+/**
+ * The ACL rules for a user that runs the express-session adapter on `prefixes` (default
+ * connect-redis's `sess:`) and nothing else: the sessions, their tombstones and the per-user
+ * index keys of each prefix, no other key, no administrative command, and no channel but the
+ * cache's invalidation channel when `cache` is set.
+ */
+export function expressAclRules(prefixes: readonly string[] = ['sess:'], options: AclRuleOptions = {}): string[] {
+  if (!Array.isArray(prefixes) || prefixes.length === 0) {
+    throw new InvalidInputError('prefixes', 'expected a non-empty array of key prefixes');
+  }
+  const cache = cacheRule(options);
+  const keys = prefixes.flatMap((p: unknown) => {
+    if (typeof p !== 'string' || p.length === 0 || /[{}]/.test(p)) {
+      throw new InvalidInputError('prefixes', 'expected non-empty strings without { or }');
+    }
+    return [expressSessionKeys(p), expressTombstoneKeys(p), expressIndexKeys(p)].map((f) => `~${f.glob}`);
+  });
+  const commands = [...EXPRESS_CLIENT_COMMANDS, ...EXPRESS_SCRIPT_COMMANDS, ...(cache ? EXPRESS_CACHE_COMMANDS : [])];
+  return [
+    'resetkeys',
+    ...keys,
+    'resetchannels',
+    ...(cache ? [`&${CACHE_CHANNEL}`] : []),
+    '-@all',
+    ...[...new Set(commands)].map((c) => `+${c}`),
+  ];
+}
+
+function cacheRule(options: AclRuleOptions): boolean {
+  if (options === null || typeof options !== 'object') throw new InvalidInputError('options', 'expected an object');
+  const cache = options.cache ?? false;
+  if (typeof cache !== 'boolean') throw new InvalidInputError('options.cache', 'expected true or false');
+  return cache;
+}
+
 /** The channel the cache's subscriber receives invalidations on. */
 export const CACHE_CHANNEL = '__redis__:invalidate';
 
@@ -63,9 +137,7 @@ export function aclRules(keyPrefixes: readonly string[] = ['session:'], options:
   if (!Array.isArray(keyPrefixes) || keyPrefixes.length === 0) {
     throw new InvalidInputError('keyPrefixes', 'expected a non-empty array of key prefixes');
   }
-  if (options === null || typeof options !== 'object') throw new InvalidInputError('options', 'expected an object');
-  const cache = options.cache ?? false;
-  if (typeof cache !== 'boolean') throw new InvalidInputError('options.cache', 'expected true or false');
+  const cache = cacheRule(options);
   const keys = keyPrefixes.map((p) => `~${prefixGlob(keyPrefixOption(p, 'keyPrefixes'))}`);
   return [
     'resetkeys',

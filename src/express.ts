@@ -28,6 +28,7 @@ import { Scripts, type CommandCall, type Request } from './transport/scripts.js'
 import { validateUserId } from './validate.js';
 
 export type { NodeRedisClient } from './transport/client.js';
+export { expressAclRules } from './acl.js';
 export type { ExpressSessionStoreOptions, Serializer } from './express/options.js';
 
 /**

@@ -1,6 +1,6 @@
 export { RedisSessionStore } from './store.js';
 export { MAX_BATCH } from './reader.js';
-export { aclRules, type AclRuleOptions } from './acl.js';
+export { aclRules, expressAclRules, type AclRuleOptions } from './acl.js';
 export { DEFAULT_METRICS_PREFIX, type MetricsOptions } from './metrics.js';
 export {
   DEFAULTS,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { aclRules } from '../acl.js';
+import { aclRules, expressAclRules } from '../acl.js';
 import { ConfigurationError, InvalidInputError, SessionStoreError, StoreUnavailableError } from '../errors.js';
 import type { Session } from '../types.js';
 import { renderChecks, runChecks } from './check.js';
@@ -16,8 +16,9 @@ Commands:
   user <userId>                           the user's live sessions (public ids, never tokens)
   revoke <userId> [--except <sessionId>]  end all of the user's sessions (but one)
   revoke <userId> --session <sessionId>   end one session
-  acl [--prefix P ...] [--cache] [--user NAME]
+  acl [--prefix P ...] [--cache] [--express] [--user NAME]
                                           the ACL SETUSER line for a least-privilege user
+                                          (--express: for the express-session adapter)
 
 Options:
   --url URL      Redis URL (default REDIS_URL; comma-separated URLs: a Cluster)
@@ -42,6 +43,7 @@ const OPTIONS = {
   except: { type: 'string' },
   session: { type: 'string' },
   cache: { type: 'boolean' },
+  express: { type: 'boolean' },
   user: { type: 'string' },
   'tls-ca': { type: 'string' },
   'tls-cert': { type: 'string' },
@@ -105,7 +107,11 @@ async function dispatch(command: string, rest: string[], values: Parsed['values'
       noPositionals(rest, 'acl');
       const user = values.user ?? 'sessions';
       if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(user)) throw new UsageError('--user: letters, digits, _ . : - only');
-      const rules = aclRules(prefixes.length === 0 ? ['session:'] : prefixes, { cache: values.cache === true });
+      const cache = { cache: values.cache === true };
+      const rules =
+        values.express === true
+          ? expressAclRules(prefixes.length === 0 ? ['sess:'] : prefixes, cache)
+          : aclRules(prefixes.length === 0 ? ['session:'] : prefixes, cache);
       print({ user, rules }, `ACL SETUSER ${user} reset on ><password> ${rules.join(' ')}`);
       return EXIT.ok;
     }

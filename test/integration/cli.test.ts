@@ -27,6 +27,12 @@ test('acl prints the ACL SETUSER line (and --json), without touching Redis', asy
   const parsed = JSON.parse(json.stdout) as { user: string; rules: string[] };
   assert.is(parsed.user, 'sessions');
   assert.ok(parsed.rules.includes('&__redis__:invalidate') && parsed.rules.includes('+client|tracking'));
+  const express = await cli(['acl', '--express', '--cache'], { REDIS_URL: 'redis://127.0.0.1:1' });
+  assert.match(
+    express.stdout,
+    /resetkeys ~sess:\* ~\{sess:\*\}:destroyed ~\{\*\}:sess:by-user resetchannels &__redis__:invalidate -@all /,
+  );
+  assert.match(express.stdout, / \+pexpiretime/);
 });
 
 test('bad arguments: exit 2 with a clear message, before any I/O', async () => {

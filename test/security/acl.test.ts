@@ -1,13 +1,15 @@
 import { Redis } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { SessionData } from 'express-session';
+import { ExpressSessionStore, expressAclRules } from '../../src/express.js';
 import { aclRules, RedisSessionStore, StoreAuthError } from '../../src/index.js';
 import { classifyError } from '../../src/errors.js';
 import { rejects } from '../helpers/assert.js';
 import { servedFromMemory } from '../helpers/cache.js';
 import { standalone, type Deployment } from '../helpers/deployment.js';
 import { functionalTests } from '../helpers/functional-suite.js';
-import { startRedis, waitFor, type TestRedis } from '../helpers/redis.js';
+import { commandCount, startRedis, waitFor, type TestRedis } from '../helpers/redis.js';
 
 // The whole functional suite as a least-privilege ACL user (aclRules), then what that user
 // cannot do, and how a wrong password fails.
@@ -204,6 +206,81 @@ test('credentials revoked while running: calls reject StoreAuthError (never "not
     await waitFor(async () => (await store.getSession(s.token))?.id === s.id, 5000, 50);
   } finally {
     await store.close();
+  }
+});
+
+test('the express adapter as its ACL user (expressAclRules): every method with the cache; without the cache rules only the cache is refused', async () => {
+  const EXPRESS_USER = 'express-sessions';
+  await r.admin.call(
+    'ACL',
+    'SETUSER',
+    EXPRESS_USER,
+    'reset',
+    'on',
+    `>${PASSWORD}`,
+    ...expressAclRules(['sess:'], { cache: true }),
+  );
+  await r.admin.call('ACL', 'SETUSER', 'express-nocache', 'reset', 'on', `>${PASSWORD}`, ...expressAclRules());
+  const client = new Redis(r.url, { username: EXPRESS_USER, password: PASSWORD });
+  const plain = new Redis(r.url, { username: 'express-nocache', password: PASSWORD });
+  const store = new ExpressSessionStore({
+    client,
+    cache: true,
+    userId: (s) => (s as { user?: string }).user,
+    metrics: false,
+  });
+  const uncached = new ExpressSessionStore({ client: plain, cache: true, metrics: false });
+  const day = 86_400_000;
+  const sess = (n: number): SessionData =>
+    ({
+      cookie: { originalMaxAge: day, expires: new Date(Date.now() + day), httpOnly: true, path: '/' },
+      user: 'ann',
+      n,
+    }) as SessionData;
+  try {
+    await store.ready();
+    await store.set('acl-sid', sess(1));
+    await waitFor(
+      async () => {
+        const before = await commandCount(r.admin);
+        const found = await store.get('acl-sid');
+        return found !== null && (await commandCount(r.admin)) === before;
+      },
+      5000,
+      5,
+    );
+    await store.touch('acl-sid', sess(1));
+    assert.is(await store.length(), 1);
+    assert.equal(await store.ids(), ['acl-sid']);
+    assert.is(await store.countUserSessions('ann'), 1);
+    assert.is((await store.listUserSessions('ann')).length, 1);
+    await store.set('acl-sid-2', sess(2));
+    assert.is(await store.destroyUserSessions('ann', { except: 'acl-sid' }), 1);
+    await store.destroy('acl-sid');
+    assert.is(await store.get('acl-sid'), null);
+    assert.is(await store.set('acl-sid', sess(3)), false, 'the tombstone refuses it');
+    await store.clear();
+    // Refused: another key, an administrative command.
+    for (const refused of [client.get('session:x'), client.call('FLUSHALL'), client.call('KEYS', '*')]) {
+      const e = await refused.then(
+        () => null,
+        (x: Error) => x,
+      );
+      assert.match(String(e?.message), /NOPERM/);
+    }
+    // Without the cache's rules, the cache cannot open (a typed error), and reads still work uncached.
+    const err = await uncached.ready().then(
+      () => null,
+      (e: unknown) => classifyError(e),
+    );
+    assert.instance(err, StoreAuthError);
+    await uncached.set('plain-sid', sess(1));
+    assert.is(((await uncached.get('plain-sid')) as { n?: number } | null)?.n, 1);
+  } finally {
+    store.close();
+    uncached.close();
+    client.disconnect();
+    plain.disconnect();
   }
 });
 

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CLIENT_COMMANDS, SCRIPT_COMMANDS, aclRules } from '../../src/acl.js';
+import { CLIENT_COMMANDS, EXPRESS_SCRIPT_COMMANDS, SCRIPT_COMMANDS, aclRules, expressAclRules } from '../../src/acl.js';
+import { InvalidInputError } from '../../src/errors.js';
 import { luaScripts } from '../../src/lua.generated.js';
 
 const test = suite('acl rules');
@@ -12,6 +13,33 @@ test("the ACL allows exactly the commands the store's scripts run, no more", () 
     for (const m of script.body.matchAll(/redis\.p?call\('([A-Za-z]+)'/g)) used.add(m[1]!.toLowerCase());
   }
   assert.equal([...used].sort(), [...SCRIPT_COMMANDS].sort());
+});
+
+test("the adapter's ACL allows exactly the commands its scripts run; keys are its three families per prefix", () => {
+  const used = new Set<string>();
+  for (const [name, script] of Object.entries(luaScripts)) {
+    if (!name.startsWith('express')) continue;
+    for (const m of script.body.matchAll(/redis\.p?call\('([A-Za-z]+)'/g)) used.add(m[1]!.toLowerCase());
+  }
+  assert.equal([...used].sort(), [...EXPRESS_SCRIPT_COMMANDS].sort());
+  const rules = expressAclRules();
+  assert.equal(
+    rules.filter((r) => r.startsWith('~')),
+    ['~sess:*', '~{sess:*}:destroyed', '~{*}:sess:by-user'],
+  );
+  assert.not.ok(
+    rules.some((r) => r.startsWith('&')),
+    'no channel without the cache',
+  );
+  const cached = expressAclRules(['sess:'], { cache: true });
+  for (const c of ['+pexpiretime', '+client|tracking', '+subscribe', '&__redis__:invalidate'])
+    assert.ok(cached.includes(c), c);
+  for (const bad of ['+flushall', '+keys', '+config', '+script|flush', '+@all'])
+    assert.not.ok(cached.includes(bad), bad);
+  const invalid = (e: unknown) => e instanceof InvalidInputError;
+  assert.throws(() => expressAclRules([]), invalid);
+  assert.throws(() => expressAclRules(['{x}']), invalid);
+  assert.throws(() => expressAclRules(['sess:'], { cache: 'yes' as never }), invalid);
 });
 
 test('key patterns come from the prefixes, glob characters escaped; no dangerous command allowed', () => {
