@@ -9,6 +9,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createDemoApp } from '../../demo/app.js';
 import { runLoad } from '../../demo/load.js';
+import { Redis } from 'ioredis';
+import { ExpressSessionStore } from '../../src/express.js';
 import { RedisSessionStore } from '../../src/index.js';
 import { concrete, dashboardQueries } from '../helpers/promql.js';
 import { startRedis, waitFor, type TestRedis } from '../helpers/redis.js';
@@ -20,6 +22,8 @@ let r: TestRedis | undefined;
 let store: RedisSessionStore | undefined;
 let server: Server | undefined;
 let prometheus: ChildProcess | undefined;
+let adapterClient: Redis | undefined;
+let adapter: ExpressSessionStore | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'rss-prometheus-'));
 
 test.after(async () => {
@@ -30,6 +34,8 @@ test.after(async () => {
   }
   await new Promise((done) => (server ? server.close(done) : done(undefined)));
   await store?.close();
+  adapter?.close();
+  adapterClient?.disconnect();
   await r?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -83,6 +89,16 @@ test('every dashboard query returns data from a live scrape of the demo service'
   const load = runLoad({ baseUrl: `http://${target}`, durationMs: 4000, concurrency: 4 });
   await r.admin.script('FLUSH');
   await store.healthCheck();
+  // The express adapter's cache on the same registry: its panels need data as well.
+  adapterClient = new Redis(r.url);
+  adapter = new ExpressSessionStore({ client: adapterClient, cache: true, metrics: { registry } });
+  await adapter.ready();
+  const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000), httpOnly: true, path: '/' };
+  for (let i = 0; i < 20; i++) {
+    await adapter.set(`sid-${i % 5}`, { cookie, i } as never);
+    await adapter.get(`sid-${i % 5}`);
+    await adapter.get(`sid-${i % 5}`);
+  }
   const report = await load;
   assert.ok(report.requests > 100, `${report.requests} requests`);
 

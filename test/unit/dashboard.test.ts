@@ -22,6 +22,7 @@ test('every expression names only metrics the store exports', async () => {
   const registry = new Registry();
   // The cache's metrics exist once a store with the cache on reports to the registry.
   StoreMetrics.for({ registry }).watchCache(new CacheEntries({ maxEntries: 1, maxBytes: 1024 }));
+  StoreMetrics.for({ registry }).watchCache(new CacheEntries({ maxEntries: 1, maxBytes: 1024 }), 'express.get');
   const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
   const queries = dashboardQueries();
   assert.ok(queries.length >= 12);
@@ -56,6 +57,8 @@ test('panels cover what operators need, with the datasource as a variable', () =
     /Health-check latency/,
     /Session cache: hit ratio/,
     /Session cache: invalidations, evictions and flushes/,
+    /express-session cache: hit ratio/,
+    /express-session cache: invalidations and flushes/,
   ]) {
     assert.match(titles, topic);
   }
