@@ -12,19 +12,17 @@ import {
   expressTombstoneKeys,
   isExpressSid,
   sidOfKey,
-  type KeyFamily,
 } from './keys.js';
 import { touchAfterOption, touchDue, unchangedApartFromExpires, type TouchAfter } from './express/lazy.js';
+import { ExpressIO } from './express/io.js';
 import type { ExpressSessionStoreOptions, Serializer } from './express/options.js';
 import { StoreMetrics } from './metrics.js';
 import { Observer } from './observe.js';
 import type { ExpressOperation } from './operations.js';
 import * as ops from './ops/express.js';
-import { decodeMany } from './ops/reads.js';
-import { Batches } from './transport/batch.js';
 import { adapt, type IoredisClient, type NodeRedisClient, type RedisClient } from './transport/client.js';
 import { Deadlines } from './transport/deadlines.js';
-import { Scripts, type CommandCall, type Request } from './transport/scripts.js';
+import { Scripts } from './transport/scripts.js';
 import { validateUserId } from './validate.js';
 
 export type { NodeRedisClient } from './transport/client.js';
@@ -36,7 +34,9 @@ export type { ExpressSessionStoreOptions, Serializer } from './express/options.j
  * same options, defaults, key layout (`prefix + sid`, the serializer's string, the same TTL
  * rules) and methods in promise and callback form. Beyond connect-redis: a logout can never be
  * undone by a request that still holds the old session, and with `userId` each write also keeps
- * a per-user index in the same script (count, list and log out everywhere).
+ * a per-user index in the same script (count, list and log out everywhere); with `cache`, a
+ * read of a cached session sends nothing to Redis, and `touchAfter` and lazy save keep the
+ * writes of unchanged sessions away too (docs/express-session.md).
  */
 
 // express-session's callback shape: an error, or what the method yields.
@@ -68,8 +68,8 @@ export class ExpressSessionStore extends session.Store {
   private readonly unwatch: (() => void) | undefined;
   private readonly redis: RedisClient;
   private readonly scripts = new Scripts();
-  private readonly batches = new Batches(this.scripts);
   private readonly deadlines: Deadlines;
+  private readonly io: ExpressIO;
   private readonly clock = new RedisClock();
   private readonly observer: Observer;
 
@@ -107,18 +107,20 @@ export class ExpressSessionStore extends session.Store {
     this.deadlines = new Deadlines(options.commandTimeout ?? 1000, metrics);
     this.observer = new Observer(metrics, undefined);
     this.scripts.onReload = (script) => metrics?.scriptReloads.inc({ script });
-    const cache = cacheOption(options.cache);
-    this.touchAfter = touchAfterOption(options.touchAfter, cache !== undefined);
+    const settings = cacheOption(options.cache);
+    this.touchAfter = touchAfterOption(options.touchAfter, settings !== undefined);
+    // A node-redis client is refused here (ConfigurationError): the cache needs ioredis.
+    const cache = (this.cache =
+      settings === undefined ? undefined : new ExpressCache(this.redis, this.clock, settings));
+    this.io = new ExpressIO(this.redis, this.scripts, this.deadlines, cache);
     if (cache === undefined) {
       this.opened = Promise.resolve();
       return;
     }
-    // A node-redis client is refused here (ConfigurationError): the cache needs ioredis.
-    this.cache = new ExpressCache(this.redis, this.clock, cache);
-    const stopMetrics = metrics?.watchCache(this.cache.entries, 'express.get');
+    const stopMetrics = metrics?.watchCache(cache.entries, 'express.get');
     const stopLifecycle = this.redis.onLifecycle((event) => {
-      if (event === 'topology') this.cache?.topologyChanged();
-      if (event !== 'close') this.clock.refresh(this.redis, this.bounded);
+      if (event === 'topology') cache.topologyChanged();
+      if (event !== 'close') this.clock.refresh(this.redis, this.io.bounded);
     });
     this.unwatch = () => {
       stopMetrics?.();
@@ -126,7 +128,7 @@ export class ExpressSessionStore extends session.Store {
     };
     // Opened in the background (the constructor is synchronous, as express-session expects):
     // until the links are healthy every read goes to Redis, as without the cache.
-    this.opened = Promise.all([this.cache.open(), this.clock.sample(this.redis, this.bounded)]).then(() => undefined);
+    this.opened = Promise.all([cache.open(), this.clock.sample(this.redis, this.io.bounded)]).then(() => undefined);
     this.opened.catch(() => undefined);
   }
 
@@ -156,7 +158,7 @@ export class ExpressSessionStore extends session.Store {
         // so each request must get objects of its own.
         const id = expressKeyDigest(key);
         const at = performance.now();
-        this.clock.refresh(this.redis, this.bounded, at);
+        this.clock.refresh(this.redis, this.io.bounded, at);
         const hit = cache.hit(id, at);
         if (hit !== undefined) return this.serializer.parse(hit.raw);
         const loaded = cache.load(key, id);
@@ -165,7 +167,7 @@ export class ExpressSessionStore extends session.Store {
           return found === null ? null : await this.serializer.parse(found.raw);
         }
       }
-      const raw = ops.decodeValue(await this.send(ops.getCommand(key)));
+      const raw = ops.decodeValue(await this.io.send(ops.getCommand(key)));
       return raw === null ? null : await this.serializer.parse(raw);
     });
   }
@@ -190,7 +192,7 @@ export class ExpressSessionStore extends session.Store {
         return this.lazyTouch(key, ttl, this.indexOf(sid, sess), held.expiresAt);
       }
       const call = ops.setCall(key, this.serializer.stringify(sess), ttl, this.indexOf(sid, sess));
-      return ops.decodeSet(await this.write(key, call)) ? undefined : false;
+      return ops.decodeSet(await this.io.write(key, call)) ? undefined : false;
     });
   }
 
@@ -208,7 +210,7 @@ export class ExpressSessionStore extends session.Store {
   /** A touch, unless the cache knows the key's expiry (`expiresAt`) and the touch would not move it by touchAfter. */
   private async lazyTouch(key: string, ttl: number, index: ops.IndexEntry | undefined, expiresAt?: number) {
     if (!touchDue(expiresAt, this.clock.now(), ttl, this.touchAfter)) return;
-    await this.write(key, index === undefined ? ops.expireCommand(key, ttl) : ops.touchIndexedCall(key, ttl, index));
+    await this.io.write(key, index === undefined ? ops.expireCommand(key, ttl) : ops.touchIndexedCall(key, ttl, index));
   }
 
   override destroy(sid: string, cb?: Callback<void>): Promise<void> {
@@ -225,19 +227,7 @@ export class ExpressSessionStore extends session.Store {
   override clear(cb?: Callback<void>): Promise<void> {
     return this.settle('express.clear', cb, async () => {
       const families = [expressSessionKeys, expressTombstoneKeys, expressIndexKeys].map((f) => f(this.prefix));
-      const keys = (await Promise.all(families.map((f) => this.scan(f)))).flat();
-      const cache = this.cache;
-      if (cache !== undefined) keys.forEach((k) => cache.written(k));
-      if (this.redis.isCluster) {
-        // The keys hash to many slots: one DEL each, pipelined per master.
-        await this.each(keys.map((k) => ops.delCommand([k])));
-      } else {
-        for (let i = 0; i < keys.length; i += 500) {
-          const [first, ...rest] = keys.slice(i, i + 500);
-          await this.send(ops.delCommand([first!, ...rest]));
-        }
-      }
-      if (cache !== undefined) keys.forEach((k) => cache.written(k));
+      await this.io.delete((await Promise.all(families.map((f) => this.io.scan(f, this.scanCount)))).flat());
     });
   }
 
@@ -258,7 +248,7 @@ export class ExpressSessionStore extends session.Store {
     return this.settle('express.countUserSessions', undefined, async () => {
       this.requireIndex();
       const index = this.indexKey(validateUserId(userId));
-      return ops.decodeCount(await this.send(ops.countCommand(index, await this.latest())));
+      return ops.decodeCount(await this.io.send(ops.countCommand(index, await this.latest())));
     });
   }
 
@@ -287,7 +277,7 @@ export class ExpressSessionStore extends session.Store {
     const replies = await Promise.all(
       sids.map((sid) => {
         const key = this.key(sid);
-        return this.write(key, ops.destroyCall(key, this.tombstoneMs, { key: index, sid }));
+        return this.io.write(key, ops.destroyCall(key, this.tombstoneMs, { key: index, sid }));
       }),
     );
     return replies.reduce<number>((n, r) => n + ops.decodeDestroyed(r), 0);
@@ -300,12 +290,12 @@ export class ExpressSessionStore extends session.Store {
   private async liveIds(user: string): Promise<string[]> {
     this.requireIndex();
     // Liveness on the Redis clock, as the scripts that write the index decide it.
-    return ops.decodeIds(await this.send(ops.liveIdsCommand(this.indexKey(user), await this.latest())));
+    return ops.decodeIds(await this.io.send(ops.liveIdsCommand(this.indexKey(user), await this.latest())));
   }
 
   /** The latest the Redis clock can read now (sampled with TIME on first use and every 30 s). */
   private async latest(): Promise<number> {
-    if (this.clock.stale()) await this.clock.sample(this.redis, (p) => this.deadlines.bounded(p));
+    if (this.clock.stale()) await this.clock.sample(this.redis, this.io.bounded);
     return this.clock.latest();
   }
 
@@ -314,24 +304,20 @@ export class ExpressSessionStore extends session.Store {
     let session = sess;
     if (session === undefined && this.userId !== undefined) {
       // destroy(sid) gets no session: read it to find its user's index.
-      const raw = ops.decodeValue(await this.send(ops.getCommand(key)));
+      const raw = ops.decodeValue(await this.io.send(ops.getCommand(key)));
       if (raw !== null) session = await this.serializer.parse(raw);
     }
     const index = session === undefined ? undefined : this.indexOf(sid, session);
-    ops.decodeDestroyed(await this.write(key, ops.destroyCall(key, this.tombstoneMs, index)));
+    ops.decodeDestroyed(await this.io.write(key, ops.destroyCall(key, this.tombstoneMs, index)));
   }
 
+  /** The sessions under `keys` that exist, each with its `id`. */
   private async loadKeys(keys: string[]): Promise<(SessionData & { id: string })[]> {
-    if (keys.length === 0) return [];
-    // One MGET on one server; on a Cluster, GETs pipelined per master (keys hash to many slots).
-    const [first, ...rest] = keys;
-    const values = this.redis.isCluster
-      ? await this.each(keys.map((k) => ops.getCommand(k)))
-      : decodeMany(await this.send(ops.mgetCommand([first!, ...rest])), keys.length);
+    const values = await this.io.values(keys);
     const out: (SessionData & { id: string })[] = [];
     for (let i = 0; i < keys.length; i++) {
-      const raw = ops.decodeValue(values[i]);
-      if (raw === null) continue;
+      const raw = values[i];
+      if (raw === null || raw === undefined) continue;
       const data = (await this.serializer.parse(raw)) as SessionData & { id: string };
       data.id = sidOfKey(this.prefix, keys[i]!);
       out.push(data);
@@ -341,23 +327,7 @@ export class ExpressSessionStore extends session.Store {
 
   /** The prefix's session keys. */
   private scanSessions(): Promise<string[]> {
-    return this.scan(expressSessionKeys(this.prefix));
-  }
-
-  /** The keys of one family, by SCAN on every master (never KEYS). */
-  private async scan(family: KeyFamily): Promise<string[]> {
-    const found = new Set<string>();
-    for (const node of this.redis.masters()) {
-      let cursor = '0';
-      do {
-        const step = ops.decodeScan(
-          await this.deadlines.bounded(node.send('SCAN', ops.scanArgs(cursor, family.glob, this.scanCount))),
-        );
-        cursor = step.cursor;
-        for (const k of step.keys) if (family.has(k)) found.add(k);
-      } while (cursor !== '0');
-    }
-    return [...found];
+    return this.io.scan(expressSessionKeys(this.prefix), this.scanCount);
   }
 
   private key(sid: string): string {
@@ -387,29 +357,6 @@ export class ExpressSessionStore extends session.Store {
     const expires = (sess as Sess).cookie?.expires;
     if (expires) return Math.ceil((Number(new Date(expires)) - Date.now()) / 1000);
     return this.ttl;
-  }
-
-  /** One request within the budget. */
-  private send(request: Request): Promise<unknown> {
-    return this.deadlines.bounded(this.scripts.send(this.redis, request));
-  }
-
-  /** A write of `key`; with the cache on, this process's entry of it is dropped before it is sent and again on its reply. */
-  private write(key: string, request: Request): Promise<unknown> {
-    const cache = this.cache;
-    if (cache === undefined) return this.send(request);
-    cache.written(key);
-    return this.send(request).finally(() => cache.written(key));
-  }
-
-  private readonly bounded = <T>(p: Promise<T>): Promise<T> => this.deadlines.bounded(p);
-
-  /** Many commands, pipelined per master; the first failure rejects. */
-  private async each(commands: readonly CommandCall[]): Promise<unknown[]> {
-    const replies = await this.deadlines.bounded(this.batches.send(this.redis, commands));
-    const failed = replies.find((r) => r instanceof Error);
-    if (failed !== undefined) throw failed;
-    return replies;
   }
 
   // Promise and callback forms. With a callback the error goes to it and the returned promise
