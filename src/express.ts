@@ -41,8 +41,10 @@ export type { ExpressSessionStoreOptions, Serializer } from './express/options.j
 
 // express-session's callback shape: an error, or what the method yields.
 // A serializer's parse error is typed like the store's own (CorruptSessionError stays itself).
-function typed<T>(work: () => Promise<T>): Promise<T> {
-  return work().catch((err: unknown) => {
+function typed<T>(work: () => T | Promise<T>): T | Promise<T> {
+  const result = work();
+  if (!(result instanceof Promise)) return result;
+  return result.catch((err: unknown) => {
     throw classifyError(err);
   });
 }
@@ -148,27 +150,31 @@ export class ExpressSessionStore extends session.Store {
   }
 
   override get(sid: string, cb?: Callback<SessionData | null>): Promise<SessionData | null> {
-    return this.settle('express.get', cb, async () => {
-      // No session can be stored under an id this store refuses to write.
-      if (!isExpressSid(sid)) return null;
-      const key = this.key(sid);
-      const cache = this.cache;
-      if (cache !== undefined) {
-        // Parsed on every hit: express-session keeps the loaded object's values by reference,
-        // so each request must get objects of its own.
-        const id = expressKeyDigest(key);
-        const at = performance.now();
-        this.clock.refresh(this.redis, this.io.bounded, at);
-        const hit = cache.hit(id, at);
-        if (hit !== undefined) return this.serializer.parse(hit.raw);
-        const loaded = cache.load(key, id);
-        if (loaded !== undefined) {
-          const found = await this.deadlines.bounded(loaded);
-          return found === null ? null : await this.serializer.parse(found.raw);
-        }
+    return this.settle('express.get', cb, () => this.read(sid));
+  }
+
+  /** The session, as a value when no I/O is needed (a cache hit): a hit settles without a promise layer of its own. */
+  private read(sid: string): SessionData | null | Promise<SessionData | null> {
+    // No session can be stored under an id this store refuses to write.
+    if (!isExpressSid(sid)) return null;
+    const key = this.key(sid);
+    const cache = this.cache;
+    if (cache !== undefined) {
+      // Parsed on every hit: express-session keeps the loaded object's values by reference, so
+      // each request must get objects of its own.
+      const id = expressKeyDigest(key);
+      const at = performance.now();
+      this.clock.refresh(this.redis, this.io.bounded, at);
+      const hit = cache.hit(id, at);
+      if (hit !== undefined) return this.serializer.parse(hit.raw);
+      const loaded = cache.load(key, id);
+      if (loaded !== undefined) {
+        return this.io.bounded(loaded).then((found) => (found === null ? null : this.serializer.parse(found.raw)));
       }
-      const raw = ops.decodeValue(await this.io.send(ops.getCommand(key)));
-      return raw === null ? null : await this.serializer.parse(raw);
+    }
+    return this.io.send(ops.getCommand(key)).then((reply) => {
+      const raw = ops.decodeValue(reply);
+      return raw === null ? null : this.serializer.parse(raw);
     });
   }
 
@@ -177,40 +183,50 @@ export class ExpressSessionStore extends session.Store {
    * the session was destroyed meanwhile; express-session and Fastify look only at the error.
    */
   override set(sid: string, sess: SessionData, cb?: Callback<void | false>): Promise<void | false> {
-    return this.settle('express.set', cb, async () => {
-      const ttl = this.disableTTL ? 0 : this.ttlOf(sess);
-      // connect-redis: a TTL of zero or less deletes the session.
-      if (!this.disableTTL && ttl <= 0) return this.destroyNow(sid, sess);
-      const key = this.key(sid);
-      // Lazy save: a save that changes nothing but the cookie's expiry is a touch.
-      const held = this.cache?.peek(expressKeyDigest(key));
-      if (
-        held !== undefined &&
-        !this.disableTTL &&
-        (await unchangedApartFromExpires(sess, held.raw, this.serializer))
-      ) {
-        return this.lazyTouch(key, ttl, this.indexOf(sid, sess), held.expiresAt);
-      }
+    return this.settle('express.set', cb, () => this.save(sid, sess));
+  }
+
+  private save(sid: string, sess: SessionData): undefined | false | Promise<undefined | false> {
+    const ttl = this.disableTTL ? 0 : this.ttlOf(sess);
+    // connect-redis: a TTL of zero or less deletes the session.
+    if (!this.disableTTL && ttl <= 0) return this.destroyNow(sid, sess).then(() => undefined);
+    const key = this.key(sid);
+    const write = async (): Promise<undefined | false> => {
       const call = ops.setCall(key, this.serializer.stringify(sess), ttl, this.indexOf(sid, sess));
       return ops.decodeSet(await this.io.write(key, call)) ? undefined : false;
-    });
+    };
+    // Lazy save: a save that changes nothing but the cookie's expiry is a touch.
+    const held = this.disableTTL ? undefined : this.cache?.peek(expressKeyDigest(key));
+    if (held === undefined) return write();
+    const lazy = (same: boolean): undefined | false | Promise<undefined | false> => {
+      if (!same) return write();
+      const touched = this.lazyTouch(key, ttl, this.indexOf(sid, sess), held.expiresAt);
+      return touched === undefined ? undefined : touched.then(() => undefined);
+    };
+    const same = unchangedApartFromExpires(sess, held.raw, this.serializer);
+    return typeof same === 'boolean' ? lazy(same) : same.then(lazy);
   }
 
   override touch(sid: string, sess: SessionData, cb?: Callback<void>): Promise<void> {
-    return this.settle('express.touch', cb, async () => {
+    return this.settle('express.touch', cb, () => {
       if (this.disableTouch || this.disableTTL) return;
       const ttl = this.ttlOf(sess);
       const key = this.key(sid);
-      const index = this.indexOf(sid, sess);
       if (ttl <= 0) return this.destroyNow(sid, sess);
-      await this.lazyTouch(key, ttl, index, this.cache?.peek(expressKeyDigest(key))?.expiresAt);
+      return this.lazyTouch(key, ttl, this.indexOf(sid, sess), this.cache?.peek(expressKeyDigest(key))?.expiresAt);
     });
   }
 
   /** A touch, unless the cache knows the key's expiry (`expiresAt`) and the touch would not move it by touchAfter. */
-  private async lazyTouch(key: string, ttl: number, index: ops.IndexEntry | undefined, expiresAt?: number) {
+  private lazyTouch(
+    key: string,
+    ttl: number,
+    index: ops.IndexEntry | undefined,
+    expiresAt?: number,
+  ): void | Promise<void> {
     if (!touchDue(expiresAt, this.clock.now(), ttl, this.touchAfter)) return;
-    await this.io.write(key, index === undefined ? ops.expireCommand(key, ttl) : ops.touchIndexedCall(key, ttl, index));
+    const touch = index === undefined ? ops.expireCommand(key, ttl) : ops.touchIndexedCall(key, ttl, index);
+    return this.io.write(key, touch).then(() => undefined);
   }
 
   override destroy(sid: string, cb?: Callback<void>): Promise<void> {
@@ -361,7 +377,7 @@ export class ExpressSessionStore extends session.Store {
 
   // Promise and callback forms. With a callback the error goes to it and the returned promise
   // does not reject: express-session ignores it, and a rejection would be unhandled.
-  private settle<T>(operation: ExpressOperation, cb: Callback<T> | undefined, work: () => Promise<T>): Promise<T> {
+  private settle<T>(operation: ExpressOperation, cb: Callback<T> | undefined, work: () => T | Promise<T>): Promise<T> {
     const promise = this.observer.run(operation, undefined, typed, work, undefined);
     if (!cb) return promise;
     return promise.then(

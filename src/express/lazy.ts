@@ -26,10 +26,11 @@ export function touchAfterOption(value: unknown, cached: boolean): TouchAfter {
 /**
  * Whether a touch must be sent: it moves the key's expiry (`expiresAt`, ms on the Redis clock,
  * undefined when the cache does not hold the session) to `now + ttl` by at least `touchAfter`.
- * Not knowing the expiry, it always is.
+ * Not knowing the expiry, or with touchAfter 0, it always is.
  */
 export function touchDue(expiresAt: number | undefined, now: number, ttlSeconds: number, after: TouchAfter): boolean {
-  if (expiresAt === undefined) return true;
+  // 0 is connect-redis's touch on every request, whatever the clock estimate says.
+  if (expiresAt === undefined || after === 0) return true;
   const afterMs = after === 'tenth' ? ttlSeconds * 100 : after * 1000;
   return now + ttlSeconds * 1000 - expiresAt >= afterMs;
 }
@@ -40,12 +41,17 @@ export function touchDue(expiresAt: number | undefined, now: number, ttlSeconds:
  * request with only the expiry moved. The stored expiry is put into a copy of `sess` and the
  * copy serialized; any other difference (or a serializer that does not round-trip) means a write.
  */
-export async function unchangedApartFromExpires(
+export function unchangedApartFromExpires(
   sess: SessionData,
   stored: string,
   serializer: Serializer,
-): Promise<boolean> {
-  const before: Partial<SessionData> = await serializer.parse(stored);
+): boolean | Promise<boolean> {
+  const parsed = serializer.parse(stored);
+  if (parsed instanceof Promise) return parsed.then((before) => sameAs(sess, before, stored, serializer));
+  return sameAs(sess, parsed, stored, serializer);
+}
+
+function sameAs(sess: SessionData, before: Partial<SessionData>, stored: string, serializer: Serializer): boolean {
   const cookie: object | undefined = sess.cookie;
   const storedCookie: object | undefined = before.cookie;
   if (cookie === undefined || storedCookie === undefined) return serializer.stringify(sess) === stored;
