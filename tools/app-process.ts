@@ -1,10 +1,15 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Agent, request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { AppConfig, AppReply } from './express-app.js';
 
 const APP = fileURLToPath(new URL('./express-app.ts', import.meta.url));
+
+/** Pins a process and all its threads to one core (Linux taskset). */
+export function pin(pid: number, cpu: number): void {
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+}
 
 /** What one HTTP request got back. */
 export interface Reply {
@@ -23,12 +28,14 @@ export class AppProcess {
     readonly port: number,
   ) {}
 
-  static async start(config: AppConfig): Promise<AppProcess> {
+  /** Starts an app; with `cpu`, pinned to that core (taskset), so a benchmark's load driver does not share it. */
+  static async start(config: AppConfig, cpu?: number): Promise<AppProcess> {
     const child = fork(APP, [], {
       env: { ...process.env, APP_CONFIG: JSON.stringify(config) },
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    if (cpu !== undefined) pin(child.pid!, cpu);
     const [reply] = (await Promise.race([
       once(child, 'message'),
       once(child, 'exit').then(([code]) => Promise.reject(new Error(`app exited with ${String(code)}`))),

@@ -15,7 +15,8 @@ import express from 'express';
 import session, { type Store } from 'express-session';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import { ExpressSessionStore } from '../src/express.js';
+import { benchMetadata, benchUser } from '../bench/payload.js';
+import type { ExpressSessionStore as Adapter } from '../src/express.js';
 
 export interface AppConfig {
   framework: 'express' | 'fastify';
@@ -27,6 +28,8 @@ export interface AppConfig {
   maxStalenessMs?: number;
   /** The adapter's touchAfter, seconds (adapter + cache). */
   touchAfter?: number;
+  /** Where ExpressSessionStore comes from (another checkout's src/express.ts, for a before/after run). */
+  adapterModule?: string;
 }
 
 export interface AppReply {
@@ -38,14 +41,22 @@ declare module 'express-session' {
   interface SessionData {
     user?: string;
     name?: string;
+    profile?: unknown;
+    metadata?: unknown;
   }
 }
 declare module 'fastify' {
   interface Session {
     user?: string;
     name?: string;
+    profile?: unknown;
+    metadata?: unknown;
   }
 }
+
+// What a login keeps in the session besides the user's name: a profile and some metadata,
+// about 700 bytes serialized (the benchmarks' usual payload).
+let logins = 0;
 
 const SECRET = 'a test secret that is long enough for fastify-session';
 const MAX_AGE = 86_400_000;
@@ -54,6 +65,9 @@ async function main(): Promise<void> {
   const config = JSON.parse(process.env.APP_CONFIG ?? '{}') as AppConfig;
   // connect-redis's README client for ioredis; the adapter takes the same.
   const client = new Redis(config.redisUrl);
+  const { ExpressSessionStore } = (await import(config.adapterModule ?? '../src/express.js')) as {
+    ExpressSessionStore: typeof Adapter;
+  };
   const adapter =
     config.store === 'connect-redis'
       ? undefined
@@ -63,13 +77,14 @@ async function main(): Promise<void> {
           cache: config.store === 'adapter + cache' ? { maxStalenessMs: config.maxStalenessMs ?? 1000 } : undefined,
           touchAfter: config.touchAfter,
         });
-  await adapter?.ready();
+  // An adapter from before the cache has no ready().
+  if (typeof adapter?.ready === 'function') await adapter.ready();
   const store: Store = adapter ?? new RedisStore({ client });
   const port = config.framework === 'express' ? await expressApp(store, config) : await fastifyApp(store, config);
   process.on('message', (m) => {
     if (m === 'cpu') process.send!({ cpu: process.cpuUsage() } satisfies AppReply);
     if (m === 'stop') {
-      adapter?.close();
+      if (typeof adapter?.close === 'function') adapter.close();
       client.disconnect();
       process.exit(0);
     }
@@ -91,6 +106,8 @@ async function expressApp(store: Store, config: AppConfig): Promise<number> {
   app.post('/login/:user', (req, res) => {
     req.session.user = req.params.user;
     req.session.name = req.params.user;
+    req.session.profile = benchUser(logins++);
+    req.session.metadata = benchMetadata;
     res.json({ ok: true });
   });
   app.get('/me', (req, res) => {
@@ -122,6 +139,8 @@ async function fastifyApp(store: Store, config: AppConfig): Promise<number> {
   app.post<{ Params: { user: string } }>('/login/:user', (req, reply) => {
     req.session.set('user', req.params.user);
     req.session.set('name', req.params.user);
+    req.session.set('profile', benchUser(logins++));
+    req.session.set('metadata', benchMetadata);
     return reply.send({ ok: true });
   });
   app.get('/me', (req, reply) => {
