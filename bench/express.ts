@@ -113,7 +113,7 @@ async function measure(url: string, admin: Redis, side: Side, variant: (typeof V
       };
       await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
     };
-    await run(Math.max(users, 2000)); // warm-up: every session read once, the JIT warm
+    await run(Math.max(users, 1000)); // warm-up: every session read once, the JIT warm
     const [commands0, redis0, app0] = [await sentCommands(admin, side), await redisCpuUs(admin), await app.cpuUs()];
     const started = performance.now();
     await run(requests);

@@ -378,11 +378,26 @@ export class ExpressSessionStore extends session.Store {
   // Promise and callback forms. With a callback the error goes to it and the returned promise
   // does not reject: express-session ignores it, and a rejection would be unhandled.
   private settle<T>(operation: ExpressOperation, cb: Callback<T> | undefined, work: () => T | Promise<T>): Promise<T> {
-    const promise = this.observer.run(operation, undefined, typed, work, undefined);
-    if (!cb) return promise;
+    if (!cb) return this.observer.run(operation, undefined, typed, work, undefined);
+    // A callback answered without I/O (a cache hit, a skipped touch) is called from the check
+    // phase, as express-session's MemoryStore does, not inside the HTTP parser's turn: measured
+    // in bench:express, that costs the app less per request than calling back at once.
+    let immediate = false;
+    const promise = this.observer.run(
+      operation,
+      undefined,
+      typed,
+      () => {
+        const result = work();
+        immediate = !(result instanceof Promise);
+        return result;
+      },
+      undefined,
+    );
     return promise.then(
       (value) => {
-        cb(null, value);
+        if (immediate) setImmediate(cb, null, value);
+        else cb(null, value);
         return value;
       },
       (err: unknown) => {
