@@ -31,6 +31,11 @@ const rounds = Number(argOf('rounds') ?? 3);
 const requests = Number(argOf('requests') ?? 8000);
 const users = Number(argOf('users') ?? 200);
 const before = argOf('before');
+/** The other checkout as its commit names it. */
+const beforeLabel =
+  before === undefined
+    ? ''
+    : `${execFileSync('git', ['-C', before, 'log', '-1', '--format=%h'], { encoding: 'utf8' }).trim()} (${before})`;
 // The app on a core of its own, the load driver and redis-server on another (with 2+ cores and
 // taskset): its CPU per request is then not the scheduler's mix of three processes. --no-pin: off.
 const pinned = !process.argv.includes('--no-pin') && availableParallelism() >= 2 && hasTaskset();
@@ -185,6 +190,15 @@ try {
       const ratio = (pick: (x: Sample) => number) => summarize(s.map((x, i) => pick(x) / pick(base[i]!)));
       lines.push(
         `| ${side} | ${fmt(summarize(s.map((x) => x.commands)), 3)} | ${fmt(summarize(s.map((x) => x.redisUs)))} | ${fmt(summarize(s.map((x) => x.appUs)), 1)} | ${fmt(summarize(s.map((x) => x.rps)), 0)} | ${fmt(ratio((x) => x.redisUs))}x | ${fmt(ratio((x) => x.appUs))}x |`,
+      );
+    }
+    if (before !== undefined) {
+      const now = samples.get(`${variant.framework}|${variant.resave}|adapter`)!;
+      const then = samples.get(`${variant.framework}|${variant.resave}|adapter, before`)!;
+      const ratio = (pick: (x: Sample) => number) => fmt(summarize(now.map((x, i) => pick(x) / pick(then[i]!))));
+      lines.push(
+        '',
+        `The adapter without its cache against the adapter of commit ${beforeLabel} in the same rounds: app CPU ${ratio((x) => x.appUs)}x, Redis CPU ${ratio((x) => x.redisUs)}x.`,
       );
     }
     lines.push('');
