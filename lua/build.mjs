@@ -1,6 +1,7 @@
 // Flattens lua/<name>-<numKeys>.lua with their `--- @include "file"` lines into
 // src/lua.generated.ts, so the library never reads Lua from disk at run time.
-// The key count is written once, in the file name (BullMQ's convention).
+// The key count is written once, in the file name (BullMQ's convention); `-n` means any number
+// (numberOfKeys -1: each call's key count).
 // Every file, script or include, declares the includes whose functions it calls: the build
 // fails on a missing include file, a circular include, or a call to a helper not included.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -84,8 +85,9 @@ const entries = readdirSync(here)
   .filter((f) => f.endsWith('.lua'))
   .sort()
   .map((f) => {
-    const m = /^(\w+)-(\d+)\.lua$/.exec(f);
-    if (!m) fail(`lua/${f}: expected <name>-<numberOfKeys>.lua`);
+    // `-n`: the script takes any number of keys (the caller's numkeys is its key count).
+    const m = /^(\w+)-(\d+|n)\.lua$/.exec(f);
+    if (!m) fail(`lua/${f}: expected <name>-<numberOfKeys>.lua (or <name>-n.lua)`);
     const text = source(join(here, f));
     checkUses(f, text, []);
     const flat = flatten(text, f, new Set());
@@ -94,7 +96,8 @@ const entries = readdirSync(here)
     // logs, so two versions of the library share one Redis without touching each other.
     const [shebang, ...rest] = flat.split('\n');
     const body = [shebang, `-- ${packageName}@${version} ${m[1]}`, ...rest].join('\n');
-    return `  ${m[1]}: { numberOfKeys: ${Number(m[2])}, body: ${JSON.stringify(body)} },`;
+    const keys = m[2] === 'n' ? -1 : Number(m[2]);
+    return `  ${m[1]}: { numberOfKeys: ${keys}, body: ${JSON.stringify(body)} },`;
   });
 
 writeFileSync(

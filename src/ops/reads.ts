@@ -1,11 +1,13 @@
 import { decodeHeader, requireValue, sessionOf } from '../codec.js';
 import { CorruptSessionError } from '../errors.js';
 import { META_FIELD } from '../keys.js';
-import type { CommandCall } from '../transport/scripts.js';
+import type { CommandCall, ScriptCall } from '../transport/scripts.js';
 import type { Session } from '../types.js';
 
 // Reads are plain commands: they change nothing, and one HGET (or HMGET, HGETALL) is atomic,
-// so they need no script (REDIS-FACTS 21). Expiry is decided here against the Redis clock
+// so they need no script (REDIS-FACTS 21). The one exception is a batch of many users without
+// the cache (readSessionsCall): one script instead of a command per user key, for the client's
+// CPU, not for atomicity. Expiry is decided here against the Redis clock
 // estimate: `latest` is the latest the Redis clock can read now, and a session that might have
 // expired is expired.
 
@@ -16,6 +18,30 @@ export function getCommand(key: string, id: string): CommandCall {
 /** Several sessions of one user in one command. */
 export function getManyCommand(key: string, ids: readonly string[]): CommandCall {
   return { command: 'HMGET', args: [key, ...ids] };
+}
+
+/**
+ * Many users' sessions in one call on one server (readSessions-n.lua): `groups` are the user
+ * keys, each once, with the ids read from it. Not on a Cluster, where the keys hash to many slots.
+ */
+export function readSessionsCall(groups: readonly (readonly [string, readonly string[]])[]): ScriptCall {
+  const keys = groups.map(([key]) => key);
+  const args = groups.map(([, ids]) => String(ids.length));
+  for (const [, ids] of groups) args.push(...ids);
+  return { script: 'readSessions', keys, args };
+}
+
+/** The reply of readSessionsCall: each group's values, in its ids' order (null where absent). */
+export function decodeReadSessions(reply: unknown, counts: readonly number[]): unknown[][] {
+  const total = counts.reduce((n, c) => n + c, 0);
+  if (!Array.isArray(reply) || reply.length !== total) throw new CorruptSessionError('unexpected readSessions reply');
+  const out: unknown[][] = [];
+  let at = 0;
+  for (const count of counts) {
+    out.push(reply.slice(at, at + count));
+    at += count;
+  }
+  return out;
 }
 
 /** What a read found: the live session, nothing live, or a live session whose rolling touch is due. */

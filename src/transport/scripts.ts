@@ -30,9 +30,14 @@ export function routeKey(r: Request): string {
 const SHAS = Object.fromEntries(
   Object.entries(luaScripts).map(([name, s]) => [name, hash('sha1', s.body, 'hex')]),
 ) as Record<ScriptName, string>;
+// A script named <name>-n.lua (numberOfKeys -1) takes as many keys as each call gives.
 const KEY_COUNTS = Object.fromEntries(
-  Object.entries(luaScripts).map(([name, s]) => [name, String(s.numberOfKeys)]),
-) as Record<ScriptName, string>;
+  Object.entries(luaScripts).map(([name, s]) => [name, s.numberOfKeys < 0 ? undefined : String(s.numberOfKeys)]),
+) as Record<ScriptName, string | undefined>;
+
+function keyCount(r: ScriptCall): string {
+  return KEY_COUNTS[r.script] ?? String(r.keys.length);
+}
 
 export function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
@@ -50,12 +55,12 @@ export function isRedirect(err: unknown): boolean {
 /** The request as one command: EVALSHA by SHA, or EVAL with the body (which also reloads the cache). */
 export function toCommand(r: Request, withBody = false): Command {
   if (!isScriptCall(r)) return [r.command, ...r.args];
-  return [withBody ? 'EVAL' : 'EVALSHA', scriptRef(r, withBody), KEY_COUNTS[r.script], ...r.keys, ...r.args];
+  return [withBody ? 'EVAL' : 'EVALSHA', scriptRef(r, withBody), keyCount(r), ...r.keys, ...r.args];
 }
 
 /** The arguments after EVALSHA (or EVAL): one array per call. */
 function scriptArgs(r: ScriptCall, withBody: boolean): string[] {
-  return [scriptRef(r, withBody), KEY_COUNTS[r.script], ...r.keys, ...r.args];
+  return [scriptRef(r, withBody), keyCount(r), ...r.keys, ...r.args];
 }
 
 function scriptRef(r: ScriptCall, withBody: boolean): string {

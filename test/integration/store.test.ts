@@ -1,4 +1,5 @@
 import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { standalone, type Deployment } from '../helpers/deployment.js';
 import { functionalTests } from '../helpers/functional-suite.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
@@ -20,3 +21,45 @@ for (const protocol of [2, 3] as const) {
   });
   test.run();
 }
+
+// getSessions without the cache, many users on one server: one script call (readSessions), not a
+// command per user key; the same answers as one getSession each.
+const batch = suite('getSessions on one server');
+let server: TestRedis;
+batch.before(async () => {
+  server = await startRedis();
+});
+batch.after(async () => {
+  await server?.stop();
+});
+batch('50 users and an unknown token: one EVALSHA, answers in input order', async () => {
+  const store = await standalone(server).open({ metrics: false }, 3);
+  try {
+    const made = await Promise.all(
+      Array.from({ length: 50 }, (_, u) => store.createSession({ id: `b${u}`, username: 'b' })),
+    );
+    const second = await store.createSession({ id: 'b7', username: 'b' }); // two of one user in the batch
+    await store.destroySession(made[3]!.token);
+    const tokens = [...made.map((m) => m.token), second.token];
+    const calls = async () => {
+      const stats = await server.admin.info('commandstats');
+      const n = (name: string) => Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
+      return { evalsha: n('evalsha') + n('eval'), hget: n('hget') };
+    };
+    const before = await calls();
+    const found = await store.getSessions(tokens);
+    const after = await calls();
+    assert.is(after.evalsha - before.evalsha, 1, 'one script call');
+    assert.is(after.hget - before.hget, 0, 'no HGET per user');
+    const one = await Promise.all(tokens.map((t) => store.getSession(t)));
+    assert.equal(
+      found.map((s) => s?.id ?? null),
+      one.map((s) => s?.id ?? null),
+    );
+    assert.is(found[3], null, 'the destroyed one');
+    assert.is(found.filter((s) => s !== null).length, 50);
+  } finally {
+    await store.close();
+  }
+});
+batch.run();

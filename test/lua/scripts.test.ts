@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { luaScripts, type ScriptName } from '../../src/lua.generated.js';
 import { ReplyCode } from '../../src/ops/codes.js';
+import { decodeReadSessions, readSessionsCall } from '../../src/ops/reads.js';
 import { createCall, newHeader } from '../../src/ops/writes.js';
 import { useRedis } from '../helpers/redis.js';
 
@@ -253,6 +254,24 @@ test('destroyUserSessions: fast count while the earliest expiry is ahead', async
   const t = await now();
   await plant({ a: [live(1, 1, 60, 0), t + 60_000], b: [live(1, 1, 60, 0), t + 50_000] });
   assert.is(await run('destroyUserSessions', ''), 2);
+});
+
+test('readSessions: the values of many keys in one call, in id order, false (nil) where none; any key count', async () => {
+  const admin = redis().admin;
+  await admin.hset('p{a}:d', 's1', 'v1', 's2', 'v2');
+  await admin.hset('p{b}:d', 's3', 'v3');
+  const call = readSessionsCall([
+    ['p{a}:d', ['s2', 'nope', 's1']],
+    ['p{b}:d', ['s3']],
+    ['p{none}:d', ['x', 'y']],
+    ['p{none2}:d', ['z']],
+  ]);
+  const reply = await admin.eval(luaScripts.readSessions.body, call.keys.length, ...call.keys, ...call.args);
+  assert.equal(reply, ['v2', null, 'v1', 'v3', null, null, null]);
+  assert.equal(decodeReadSessions(reply, [3, 1, 2, 1]), [['v2', null, 'v1'], ['v3'], [null, null], [null]]);
+  // It writes nothing: no-writes is enforced by Redis, and the keys are unchanged.
+  assert.equal(await admin.hgetall('p{a}:d'), { s1: 'v1', s2: 'v2' });
+  assert.is(await admin.exists('p{none}:d'), 0);
 });
 
 test.run();

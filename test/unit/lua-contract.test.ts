@@ -8,25 +8,30 @@ const test = suite('lua contract');
 const dir = new URL('../../lua/', import.meta.url);
 const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));
 
-test('one file per operation, named <name>-<numberOfKeys>.lua, all generated', () => {
+test('one file per operation, named <name>-<numberOfKeys>.lua (or -n: any number), all generated', () => {
   assert.ok(files.length >= 10);
-  assert.equal(files.map((f) => f.replace(/-\d+\.lua$/, '')).sort(), Object.keys(luaScripts).sort());
+  assert.equal(files.map((f) => f.replace(/-(\d+|n)\.lua$/, '')).sort(), Object.keys(luaScripts).sort());
+  for (const f of files) assert.match(f, /^\w+-(\d+|n)\.lua$/);
 });
 
 for (const file of files) {
   const source = readFileSync(new URL(file, dir), 'utf8');
-  const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)![1]);
+  const count = /-(\d+|n)\.lua$/.exec(file)![1]!;
+  // A -n script documents KEYS[1..n] and indexes KEYS only with a variable.
+  const numberOfKeys = count === 'n' ? 0 : Number(count);
   const header = /^--\[\[([\s\S]*?)\]\]/m.exec(source)?.[1] ?? '';
 
   test(`${file}: #!lua shebang, header documents every KEYS and ARGV entry and the return`, () => {
     assert.ok(source.startsWith('#!lua'), 'shebang');
     assert.ok(source.split('\n')[1]!.startsWith('--'), 'comment block right after the shebang');
+    if (count === 'n') assert.match(header, /KEYS\[1\.\.n\] /, 'KEYS[1..n] documented');
     for (let i = 1; i <= numberOfKeys; i++)
       assert.match(header, new RegExp(`KEYS\\[${i}\\] `), `KEYS[${i}] documented`);
-    assert.not.match(header, new RegExp(`KEYS\\[${numberOfKeys + 1}\\]`), 'no more KEYS than the name says');
+    if (count !== 'n')
+      assert.not.match(header, new RegExp(`KEYS\\[${numberOfKeys + 1}\\]`), 'no more KEYS than the name says');
     const used = new Set([...source.matchAll(/ARGV\[(\d+)\]/g)].map((m) => Number(m[1])));
     for (const i of used) assert.match(header, new RegExp(`ARGV\\[${i}\\] `), `ARGV[${i}] documented`);
-    const keysUsed = [...source.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1]));
+    const keysUsed = [...source.replace(/--\[\[[\s\S]*?\]\]/, '').matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1]));
     assert.ok(
       keysUsed.every((i) => i <= numberOfKeys),
       'no KEYS beyond the declared count',

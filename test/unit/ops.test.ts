@@ -5,6 +5,8 @@ import { luaScripts } from '../../src/lua.generated.js';
 import { ReplyCode } from '../../src/ops/codes.js';
 import * as express from '../../src/ops/express.js';
 import {
+  decodeReadSessions,
+  readSessionsCall,
   allCommand,
   countCommands,
   decodeAll,
@@ -270,6 +272,22 @@ test('express builders and decoders: connect-redis layout, tombstone in the sess
   );
   assert.equal(express.decodeIds(['a', 'b']), ['a', 'b']);
   assert.equal(express.scanArgs('0', 'sess:*', 100), ['0', 'MATCH', 'sess:*', 'COUNT', '100']);
+});
+
+test('readSessions: KEYS the user keys once each, ARGV the counts then the ids; the reply split back per key', () => {
+  assert.equal(
+    readSessionsCall([
+      ['k1', ['a', 'b']],
+      ['k2', ['c']],
+    ]),
+    { script: 'readSessions', keys: ['k1', 'k2'], args: ['2', '1', 'a', 'b', 'c'] },
+  );
+  assert.equal(decodeReadSessions(['x', null, 'y'], [2, 1]), [['x', null], ['y']]);
+  for (const bad of [['x'], 'x', null])
+    assert.throws(
+      () => decodeReadSessions(bad, [2, 1]),
+      (e: unknown) => e instanceof CorruptSessionError,
+    );
 });
 
 test("express cached read: the value and its PEXPIRETIME, one session's entry or null", () => {
