@@ -38,6 +38,8 @@ const connectClient = new Redis(redis.url);
 const connect = new ConnectRedis(connectClient);
 // The store as shipped: its default connections and metrics on (tracing has no SDK here).
 const store = await RedisSessionStore.connect({ url: redis.url });
+// The same store with its session cache: what a hit costs Node (issue 23: <= 1 us).
+const cached = await RedisSessionStore.connect({ url: redis.url, cache: true });
 const value = JSON.stringify({ user: benchUser(0), metadata: benchMetadata }).padEnd(526, ' ');
 
 interface Cost {
@@ -176,6 +178,16 @@ const cases: Case[] = [
     setup: async () => {
       const t = await tokens(1000);
       return (i) => store.getSession(t[i % t.length]!);
+    },
+  },
+  {
+    name: 'getSession, cache hit',
+    base: 'connect-redis get',
+    setup: async () => {
+      const t = await tokens(1000);
+      for (const token of t) await cached.getSession(token); // the misses that fill the cache, untimed
+      for (const token of t) await cached.getSession(token);
+      return (i) => cached.getSession(t[i % t.length]!);
     },
   },
   {
@@ -320,6 +332,7 @@ const suffix = argOf('server', argv) === undefined ? '' : `-${redis.label.toLowe
 writeFileSync(join(import.meta.dirname, 'results', `redis-cpu${suffix}.md`), text);
 
 await store.close();
+await cached.close();
 raw.disconnect();
 connectClient.disconnect();
 admin.disconnect();
