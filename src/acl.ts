@@ -123,8 +123,10 @@ export const CACHE_CHANNEL = '__redis__:invalidate';
 
 /** What the rules are for. */
 export interface AclRuleOptions {
-  /** Also grant what the session cache needs (the store's `cache` option). Default: false. */
+  /** Also grant what the session cache needs (the store's or the adapter's `cache` option). Default: false. */
   cache?: boolean;
+  /** Rules for the express-session adapter on these prefixes instead (as expressAclRules). Default: false. */
+  express?: boolean;
 }
 
 /**
@@ -138,6 +140,9 @@ export function aclRules(keyPrefixes: readonly string[] = ['session:'], options:
     throw new InvalidInputError('keyPrefixes', 'expected a non-empty array of key prefixes');
   }
   const cache = cacheRule(options);
+  const express = options.express ?? false;
+  if (typeof express !== 'boolean') throw new InvalidInputError('options.express', 'expected true or false');
+  if (express) return expressAclRules(keyPrefixes, { cache });
   const keys = keyPrefixes.map((p) => `~${prefixGlob(keyPrefixOption(p, 'keyPrefixes'))}`);
   return [
     'resetkeys',

@@ -36,7 +36,11 @@ test("the adapter's ACL allows exactly the commands its scripts run; keys are it
     assert.ok(cached.includes(c), c);
   for (const bad of ['+flushall', '+keys', '+config', '+script|flush', '+@all'])
     assert.not.ok(cached.includes(bad), bad);
+  // aclRules covers the adapter too.
+  assert.equal(aclRules(['sess:'], { express: true, cache: true }), cached);
+  assert.equal(aclRules(['sess:', 'b:'], { express: true }), expressAclRules(['sess:', 'b:']));
   const invalid = (e: unknown) => e instanceof InvalidInputError;
+  assert.throws(() => aclRules(['sess:'], { express: 'yes' as never }), invalid);
   assert.throws(() => expressAclRules([]), invalid);
   assert.throws(() => expressAclRules(['{x}']), invalid);
   assert.throws(() => expressAclRules(['sess:'], { cache: 'yes' as never }), invalid);
