@@ -69,7 +69,7 @@ export class SessionCache {
           const session = decodeGet(id, value, latest);
           if (session === null) return null;
           freeze(session);
-          keep(session, sizeOf((value as string).length));
+          keep(session, sizeOf(typeof value === 'string' ? value.length : 0));
           return session;
         });
       },
