@@ -100,13 +100,23 @@ export function expressAclRules(prefixes: readonly string[] = ['sess:'], options
     }
     return [expressSessionKeys(p), expressTombstoneKeys(p), expressIndexKeys(p)].map((f) => `~${f.glob}`);
   });
-  const commands = [...EXPRESS_CLIENT_COMMANDS, ...EXPRESS_SCRIPT_COMMANDS, ...(cache ? EXPRESS_CACHE_COMMANDS : [])];
+  return rulesFor(keys, cache, [
+    ...EXPRESS_CLIENT_COMMANDS,
+    ...EXPRESS_SCRIPT_COMMANDS,
+    ...(cache ? EXPRESS_CACHE_COMMANDS : []),
+  ]);
+}
+
+/** The rule line: these key patterns, the cache's channel when `cache`, and each command once. */
+function rulesFor(keys: readonly string[], cache: boolean, commands: readonly string[]): string[] {
   return [
     'resetkeys',
     ...keys,
     'resetchannels',
+    // A literal channel, not a pattern: `&` rules are globs, and this name has none.
     ...(cache ? [`&${CACHE_CHANNEL}`] : []),
     '-@all',
+    // Each command once: the client and the scripts share some.
     ...[...new Set(commands)].map((c) => `+${c}`),
   ];
 }
@@ -144,14 +154,5 @@ export function aclRules(keyPrefixes: readonly string[] = ['session:'], options:
   if (typeof express !== 'boolean') throw new InvalidInputError('options.express', 'expected true or false');
   if (express) return expressAclRules(keyPrefixes, { cache });
   const keys = keyPrefixes.map((p) => `~${prefixGlob(keyPrefixOption(p, 'keyPrefixes'))}`);
-  return [
-    'resetkeys',
-    ...keys,
-    'resetchannels',
-    // A literal channel, not a pattern: `&` rules are globs, and this name has none.
-    ...(cache ? [`&${CACHE_CHANNEL}`] : []),
-    '-@all',
-    // Each command once: the client and the scripts share some.
-    ...[...new Set([...CLIENT_COMMANDS, ...SCRIPT_COMMANDS, ...(cache ? CACHE_COMMANDS : [])])].map((c) => `+${c}`),
-  ];
+  return rulesFor(keys, cache, [...CLIENT_COMMANDS, ...SCRIPT_COMMANDS, ...(cache ? CACHE_COMMANDS : [])]);
 }

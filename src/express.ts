@@ -51,6 +51,8 @@ function typed<T>(work: () => T | Promise<T>): T | Promise<T> {
 
 type Callback<T> = (err: unknown, data?: T) => void;
 
+const nothing = (): undefined => undefined;
+
 type Sess = SessionData & { cookie?: { expires?: Date | string | null } };
 
 export class ExpressSessionStore extends session.Store {
@@ -198,11 +200,8 @@ export class ExpressSessionStore extends session.Store {
     // Lazy save: a save that changes nothing but the cookie's expiry is a touch.
     const held = this.disableTTL ? undefined : this.cache?.peek(expressKeyDigest(key));
     if (held === undefined) return write();
-    const lazy = (same: boolean): undefined | false | Promise<undefined | false> => {
-      if (!same) return write();
-      const touched = this.lazyTouch(key, ttl, this.indexOf(sid, sess), held.expiresAt);
-      return touched === undefined ? undefined : touched.then(() => undefined);
-    };
+    const lazy = (same: boolean): undefined | false | Promise<undefined | false> =>
+      same ? this.lazyTouch(key, ttl, this.indexOf(sid, sess), held.expiresAt) : write();
     const same = unchangedApartFromExpires(sess, held.raw, this.serializer);
     return typeof same === 'boolean' ? lazy(same) : same.then(lazy);
   }
@@ -223,10 +222,10 @@ export class ExpressSessionStore extends session.Store {
     ttl: number,
     index: ops.IndexEntry | undefined,
     expiresAt?: number,
-  ): void | Promise<void> {
-    if (!touchDue(expiresAt, this.clock.now(), ttl, this.touchAfter)) return;
+  ): undefined | Promise<undefined> {
+    if (!touchDue(expiresAt, this.clock.now(), ttl, this.touchAfter)) return undefined;
     const touch = index === undefined ? ops.expireCommand(key, ttl) : ops.touchIndexedCall(key, ttl, index);
-    return this.io.write(key, touch).then(() => undefined);
+    return this.io.write(key, touch).then(nothing);
   }
 
   override destroy(sid: string, cb?: Callback<void>): Promise<void> {

@@ -1,3 +1,4 @@
+import { getHeapSnapshot } from 'node:v8';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { RedisSessionStore } from '../../src/index.js';
@@ -65,4 +66,22 @@ export async function metricValue(
   return (metric.values as { labels: Record<string, string | number>; value: number }[])
     .filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .reduce((n, s) => n + s.value, 0);
+}
+
+/**
+ * Whether `needle` occurs among the heap's strings (a snapshot runs a full GC first: only live
+ * strings remain). The search stays in bytes: a string copy of the needle would be found itself.
+ */
+export async function heapContains(needle: Buffer): Promise<boolean> {
+  const stream = getHeapSnapshot();
+  let tail = Buffer.alloc(0);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const bytes = Buffer.concat([tail, chunk]);
+    if (bytes.includes(needle)) {
+      stream.destroy();
+      return true;
+    }
+    tail = bytes.subarray(Math.max(0, bytes.length - needle.length));
+  }
+  return false;
 }

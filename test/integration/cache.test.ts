@@ -1,4 +1,3 @@
-import { getHeapSnapshot } from 'node:v8';
 import { Registry } from 'prom-client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -6,6 +5,7 @@ import { StoreTimeoutError, StoreUnavailableError, type RedisSessionStore } from
 import {
   cacheConnections,
   cacheReady,
+  heapContains,
   invalidationsDelivered,
   metricValue,
   servedFromMemory,
@@ -354,24 +354,6 @@ function delay(turns: number): Promise<void> {
   let p = Promise.resolve();
   for (let i = 0; i < turns; i++) p = p.then(() => new Promise((done) => setImmediate(done)));
   return p;
-}
-
-/**
- * Whether `needle` occurs among the heap's strings (a snapshot runs a full GC first: only live
- * strings remain). The search stays in bytes: a string copy of the needle would be found itself.
- */
-async function heapContains(needle: Buffer): Promise<boolean> {
-  const stream = getHeapSnapshot();
-  let tail = Buffer.alloc(0);
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    const bytes = Buffer.concat([tail, chunk]);
-    if (bytes.includes(needle)) {
-      stream.destroy();
-      return true;
-    }
-    tail = bytes.subarray(Math.max(0, bytes.length - needle.length));
-  }
-  return false;
 }
 
 test.run();

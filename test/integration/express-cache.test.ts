@@ -1,4 +1,3 @@
-import { getHeapSnapshot } from 'node:v8';
 import type { SessionData } from 'express-session';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -9,7 +8,7 @@ import { ConfigurationError } from '../../src/errors.js';
 import { ExpressSessionStore } from '../../src/express.js';
 import { AppProcess } from '../../tools/app-process.js';
 import type { AppConfig } from '../../tools/express-app.js';
-import { cacheConnections, metricValue } from '../helpers/cache.js';
+import { cacheConnections, heapContains, metricValue } from '../helpers/cache.js';
 import { commandCount, startRedis, waitFor, type TestRedis } from '../helpers/redis.js';
 
 // The adapter's session cache on one real server. `a` caches; `b` is another adapter on its own
@@ -311,21 +310,6 @@ function keyOf(cookie: string): string {
   const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1));
   const signed = value.startsWith('s:') ? value.slice(2) : value;
   return `sess:${signed.slice(0, signed.lastIndexOf('.'))}`;
-}
-
-/** Whether `needle` occurs among the heap's strings (a snapshot runs a full GC first). */
-async function heapContains(needle: Buffer): Promise<boolean> {
-  const stream = getHeapSnapshot();
-  let tail = Buffer.alloc(0);
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    const bytes = Buffer.concat([tail, chunk]);
-    if (bytes.includes(needle)) {
-      stream.destroy();
-      return true;
-    }
-    tail = bytes.subarray(Math.max(0, bytes.length - needle.length));
-  }
-  return false;
 }
 
 test.run();
