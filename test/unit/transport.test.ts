@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLOCK_RESAMPLE_MS, RedisClock } from '../../src/clock.js';
@@ -6,6 +7,7 @@ import { Batches } from '../../src/transport/batch.js';
 import type { Command, RedisClient } from '../../src/transport/client.js';
 import { Deadlines } from '../../src/transport/deadlines.js';
 import { Scripts } from '../../src/transport/scripts.js';
+import { heapContains } from '../helpers/cache.js';
 
 // The transport's pure parts without a server: the call budget, per-master batching and the
 // Redis clock estimate. The client here is a stand-in that answers from a table and records
@@ -96,6 +98,25 @@ test('deadlines: calls that settle in time are never timed out, whatever their o
     delays.map((ms, i) => deadlines.bounded(new Promise<number>((resolve) => setTimeout(() => resolve(i), ms)))),
   );
   assert.equal(results, [0, 1, 2, 3, 4, 5]);
+});
+
+test('deadlines: a settled call is let go before its budget runs out (nothing keeps its result alive)', async () => {
+  const deadlines = new Deadlines(60_000);
+  // The marker exists here only as bytes; each result gets a string that only it holds.
+  const marker = Buffer.from(randomBytes(12).toString('hex'));
+  const result = (tag: string) => ({ text: `${marker.toString()}-${tag}` });
+  for (let i = 0; i < 50; i++) await deadlines.bounded(Promise.resolve(result(String(i))));
+  await deadlines.boundedMap(Promise.resolve('mapped'), result);
+  await deadlines.bounded(Promise.reject(new Error(result('failed').text))).catch(() => undefined);
+  assert.not.ok(await heapContains(marker), 'no result is held for the 60 s budget');
+  // A call behind one still pending stays in the queue (with its result) until that one settles.
+  let release = (): void => undefined;
+  const pending = deadlines.bounded(new Promise<void>((resolve) => (release = resolve)));
+  await deadlines.bounded(Promise.resolve(result('behind')));
+  assert.ok(await heapContains(marker), 'the check finds a result that is still held');
+  release();
+  await pending;
+  assert.not.ok(await heapContains(marker), 'let go once the call before it settled');
 });
 
 /** A client whose TIME answers `offsetMs` ahead of this process, after `rttMs`. */
