@@ -2,13 +2,15 @@
  * `npm run bench:batch [-- --rounds N] [--duration-ms N] [--server DIR] [--before DIR]`
  * getSessions(100) against MGET(100) of the same sessions stored as strings, 256 batches in
  * flight, sessions per second, side by side in interleaved rounds on one Redis. Sides: the
- * store (one readSessions script per batch on one server), raw ioredis MGET(100), raw ioredis
- * HMGET per user pipelined (what the store sent before), and with `--before DIR` the store of
- * another checkout. Per side also Node CPU and Redis CPU per session. Writes results/batch[-<server>].md.
+ * store (one readSessions script per batch on one server), raw ioredis MGET(100), the same
+ * MGET with each value decoded by the store's decoder (the floor of any store that returns
+ * decoded sessions), raw ioredis HMGET per user pipelined (what the store sent before), and
+ * with `--before DIR` the store of another checkout. Per side also Node CPU and Redis CPU per session. Writes results/batch[-<server>].md.
  */
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
+import { decodeSession } from '../src/codec.js';
 import { RedisSessionStore } from '../src/index.js';
 import { argOf } from './args.js';
 import { redisCpuUs } from './cost.js';
@@ -66,6 +68,11 @@ const pick = (b: number) => Array.from({ length: BATCH }, (_, i) => (b * 7919 + 
 const sides: [string, Reader][] = [
   ['store getSessions(100)', (b) => store.getSessions(pick(b).map((i) => tokens[i]!))],
   ['raw ioredis MGET(100)', (b) => raw.mget(pick(b).map((i) => `mget:${userKeys[i]}`))],
+  // The floor for any store that returns decoded sessions: the same bytes, read and decoded.
+  [
+    'raw ioredis MGET(100), each value decoded',
+    (b) => raw.mget(pick(b).map((i) => `mget:${userKeys[i]}`)).then((values) => values.map((v) => decodeSession('', v))),
+  ],
   ['raw ioredis HMGET per user, pipelined', (b) => Promise.all(pick(b).map((i) => raw.hget(userKeys[i]!, ids[i]!)))],
   ...(other === undefined
     ? []
