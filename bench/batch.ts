@@ -71,7 +71,8 @@ const sides: [string, Reader][] = [
   // The floor for any store that returns decoded sessions: the same bytes, read and decoded.
   [
     'raw ioredis MGET(100), each value decoded',
-    (b) => raw.mget(pick(b).map((i) => `mget:${userKeys[i]}`)).then((values) => values.map((v) => decodeSession('', v))),
+    (b) =>
+      raw.mget(pick(b).map((i) => `mget:${userKeys[i]}`)).then((values) => values.map((v) => decodeSession('', v))),
   ],
   ['raw ioredis HMGET per user, pipelined', (b) => Promise.all(pick(b).map((i) => raw.hget(userKeys[i]!, ids[i]!)))],
   ...(other === undefined
