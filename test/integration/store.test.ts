@@ -65,3 +65,36 @@ batch('50 users and an unknown token: one EVALSHA, answers in input order', asyn
   }
 });
 batch.run();
+
+// The commands one tick sends leave in one socket write (transport/client.ts holds the writes
+// for the tick): Redis reads them in one go, where a write per command costs a read per command.
+const writes = suite('socket writes');
+let one: TestRedis;
+writes.before(async () => {
+  one = await startRedis();
+});
+writes.after(async () => {
+  await one?.stop();
+});
+writes('50 calls issued in one tick reach Redis in one read; calls a tick apart in one read each', async () => {
+  const store = await standalone(one).open({ metrics: false }, 3);
+  try {
+    const made = await Promise.all(
+      Array.from({ length: 50 }, (_, u) => store.createSession({ id: `w${u}`, username: 'w' })),
+    );
+    // Redis counts the reads it made on every connection; the INFO that asks is one of them.
+    const reads = async () => Number(/^total_reads_processed:(\d+)/m.exec(await one.admin.info('stats'))![1]);
+    let before = await reads();
+    const found = await Promise.all(made.map((m) => store.getSession(m.token)));
+    assert.is(found.filter((s) => s !== null).length, 50);
+    const sameTick = (await reads()) - before - 1;
+    before = await reads();
+    for (const m of made.slice(0, 10)) assert.ok(await store.refreshSession(m.token));
+    const apart = (await reads()) - before - 1;
+    assert.ok(sameTick <= 2, `50 reads of one tick took ${sameTick} socket reads`);
+    assert.ok(apart >= 10, `10 sequential refreshes took ${apart} socket reads`);
+  } finally {
+    await store.close();
+  }
+});
+writes.run();
