@@ -48,7 +48,8 @@ export class TrackedLink {
     private readonly maxStalenessMs: number,
     private readonly events: LinkEvents,
   ) {
-    this.data = master.duplicate({ lazyConnect: true, enableAutoPipelining: true, autoResubscribe: false });
+    // Its reads go through the store's transport (adapt), which gathers one loop turn's commands into one write.
+    this.data = master.duplicate({ lazyConnect: true, enableAutoPipelining: false, autoResubscribe: false });
     this.reader = adapt(this.data);
     this.sub = master.duplicate({
       lazyConnect: true,
