@@ -95,25 +95,26 @@ class Ioredis implements RedisClient, TrackingPort {
   }
 
   /**
-   * Holds this connection's socket writes until the event loop's check phase, so the commands
-   * sent during one turn of the loop (every request whose data arrived in that poll, not only
-   * one callback's) leave in one write and reach Redis in one read. That is what ioredis's
+   * Holds the socket writes until the event loop's check phase, so the commands sent during one
+   * turn of the loop (every request whose data arrived in that poll, not only one callback's)
+   * leave in one write per connection and reach Redis in one read. That is what ioredis's
    * auto-pipelining is for, without its pipeline object and extra promise per command: against
-   * it, Node CPU per HGET 0.57-0.72x and Redis CPU 0.62-0.96x at 1 to 32 in flight (bench:cpu and
-   * bench:capacity carry the end-to-end figures). Not on a Cluster, whose commands ioredis
-   * spreads over one socket per node.
+   * it, Node CPU per HGET 0.57-0.75x and Redis CPU 0.62-1.07x at 1 to 32 in flight (two runs);
+   * bench:cpu, bench:capacity and bench:express carry the end-to-end figures. On a Cluster each
+   * master's socket is held: ioredis picks the node per command.
    */
   #coalesce(): void {
+    if (this.#corked) return;
     const d = this.driver;
-    if (this.#corked || isCluster(d)) return;
-    const stream = d.stream;
+    const streams = isCluster(d) ? d.nodes('master').map((node) => node.stream) : [d.stream];
     // Before the first connect, or while reconnecting, ioredis queues commands itself.
-    if (stream === undefined || !stream.writable) return;
+    const held = streams.filter((stream) => stream !== undefined && stream.writable);
+    if (held.length === 0) return;
     this.#corked = true;
-    stream.cork();
+    for (const stream of held) stream.cork();
     setImmediate(() => {
       this.#corked = false;
-      stream.uncork();
+      for (const stream of held) stream.uncork();
     });
   }
 

@@ -52,6 +52,32 @@ test("users spread over all three masters; all of a user's keys share one slot (
   }
 });
 
+test('60 getSessions issued in one loop turn reach each master in one socket read', async () => {
+  const store = await d.open({ metrics: false }, 3);
+  try {
+    const made = await Promise.all(
+      Array.from({ length: 60 }, (_, u) => store.createSession({ id: `turn-${u}`, username: 't' })),
+    );
+    const masters = await c.masters();
+    // Each master counts the reads it made on every connection; the INFO that asks is one of them.
+    const reads = async () =>
+      Promise.all(
+        masters.map(async (m) => Number(/^total_reads_processed:(\d+)/m.exec(await m.admin.info('stats'))![1])),
+      );
+    const before = await reads();
+    const found = await Promise.all(made.map((m) => store.getSession(m.token)));
+    const after = await reads();
+    assert.is(found.filter((s) => s !== null).length, 60);
+    const perMaster = after.map((n, i) => n - before[i]! - 1);
+    assert.ok(
+      perMaster.every((n) => n <= 2),
+      `socket reads per master for 60 reads over ${masters.length} masters: ${perMaster.join(', ')}`,
+    );
+  } finally {
+    await store.close();
+  }
+});
+
 test('getSessions: one pipeline per master, sent in parallel, results in input order; NOSCRIPT on one node recovered', async () => {
   const client = new Cluster(c.seeds);
   let pipelines = 0;
