@@ -1,8 +1,8 @@
 /**
  * `npm run bench:connections [-- --rounds N] [--duration-ms N]`
- * How many connections the store should open by default. With auto-pipelining, Node and Redis
- * take turns on one connection (REDIS-FACTS 22): a second connection lets one batch run in
- * Redis while Node parses the replies of another. Runs get, create, refresh and destroy with
+ * How many connections the store should open by default. With one write per loop turn (as
+ * auto-pipelining did), Node and Redis take turns on one connection (REDIS-FACTS 22): a second
+ * connection lets one batch run in Redis while Node parses the replies of another. Runs get, create, refresh and destroy with
  * 1, 2 and 4 connections beside connect-redis (on one connection, as it is used) at 16 and 256
  * in flight, cases interleaved within each round. Writes results/connections.md.
  */
