@@ -181,4 +181,23 @@ test('tracing: false adds no span', async () => {
   }
 });
 
+test('no span is built while no SDK is registered; an SDK registered after the store gets its spans', async () => {
+  trace.disable();
+  const store = await openStore(redis(), { metrics: false });
+  try {
+    const before = await store.createSession(user);
+    assert.ok(await store.getSession(before.token));
+    assert.equal(exporter.getFinishedSpans(), [], 'no SDK: nothing reaches the exporter');
+    trace.setGlobalTracerProvider(provider);
+    assert.ok(await store.getSession(before.token));
+    assert.equal(
+      exporter.getFinishedSpans().map((s) => s.name),
+      ['session_store getSession'],
+    );
+  } finally {
+    trace.setGlobalTracerProvider(provider);
+    await store.close();
+  }
+});
+
 test.run();
