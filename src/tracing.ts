@@ -36,6 +36,8 @@ export class StoreTracing {
   readonly #options: SpanOptions;
   /** What the API's own provider delegates to until an SDK registers: the no-op provider. */
   readonly #noop: TracerProvider;
+  /** Marks the context of a call this store traces, with its span. */
+  readonly #own: symbol;
 
   private constructor(
     private readonly api: Api,
@@ -43,6 +45,7 @@ export class StoreTracing {
   ) {
     this.#options = { kind: api.SpanKind.CLIENT };
     this.#noop = new api.ProxyTracerProvider().getDelegate();
+    this.#own = api.createContextKey('redis-session-store call');
   }
 
   /** Tracing when `@opentelemetry/api` is installed and the option allows it; else undefined. */
@@ -77,7 +80,8 @@ export class StoreTracing {
   /** Runs `work` with `span` active, then records its outcome on the span and ends it. */
   within<R>(span: Span, work: () => Promise<R>): Promise<R> {
     const api = this.api;
-    return api.context.with(api.trace.setSpan(api.context.active(), span), work).then(
+    const traced = api.trace.setSpan(api.context.active(), span).setValue(this.#own, span);
+    return api.context.with(traced, work).then(
       (result) => {
         span.setAttribute('session_store.outcome', OUTCOMES[resultOutcome(result)]!);
         span.end();
@@ -94,11 +98,17 @@ export class StoreTracing {
     );
   }
 
-  /** Sets a bounded attribute on the current call's span. */
+  /**
+   * Sets a bounded attribute on the current call's span: only a span this store started. A call
+   * whose span was not started (no SDK, or sampled out) runs in its caller's context, and the
+   * caller's span must not get the store's attributes.
+   */
   annotate(
     name: 'session_store.cache_hit' | 'session_store.cache_hits' | 'session_store.batch_size',
     value: boolean | number,
   ): void {
-    if (this.#sdk()) this.api.trace.getActiveSpan()?.setAttribute(name, value);
+    const active = this.api.context.active();
+    const span = this.api.trace.getSpan(active);
+    if (span !== undefined && span === active.getValue(this.#own)) span.setAttribute(name, value);
   }
 }

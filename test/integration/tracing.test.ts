@@ -1,4 +1,4 @@
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SamplingDecision, SpanKind, SpanStatusCode, trace, type Sampler } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { suite } from 'uvu';
@@ -112,6 +112,42 @@ test('with the cache on, a span says whether the read was a cache hit', async ()
     assert.is(exporter.getFinishedSpans()[0]!.attributes['session_store.cache_hit'], false);
   } finally {
     await store.close();
+  }
+});
+
+test("a store span sampled out puts none of the store's attributes on the caller's span", async () => {
+  // Records the app's spans and drops the store's: the store's calls run in the caller's context.
+  const dropStore: Sampler = {
+    shouldSample: (_context, _traceId, name) => ({
+      decision: name.startsWith('session_store') ? SamplingDecision.NOT_RECORD : SamplingDecision.RECORD_AND_SAMPLED,
+    }),
+    toString: () => 'drop session_store spans',
+  };
+  // Its own exporter: shutting the provider down shuts its exporter down.
+  const sampled = new InMemorySpanExporter();
+  const sampling = new BasicTracerProvider({ sampler: dropStore, spanProcessors: [new SimpleSpanProcessor(sampled)] });
+  trace.disable();
+  trace.setGlobalTracerProvider(sampling);
+  const store = await openStore(redis(), { metrics: false, cache: true });
+  try {
+    const s = await store.createSession(user);
+    await cacheReady(store, s.token, redis().admin);
+    await trace.getTracer('app').startActiveSpan('GET /me', async (parent) => {
+      assert.ok(await store.getSession(s.token));
+      await store.getSessions([s.token]);
+      parent.end();
+    });
+    const spans = sampled.getFinishedSpans();
+    assert.equal(
+      spans.map((x) => x.name),
+      ['GET /me'],
+    );
+    assert.equal(Object.keys(spans[0]!.attributes), []);
+  } finally {
+    await store.close();
+    await sampling.shutdown();
+    trace.disable();
+    trace.setGlobalTracerProvider(provider);
   }
 });
 
