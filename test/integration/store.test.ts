@@ -23,8 +23,8 @@ for (const protocol of [2, 3] as const) {
 }
 
 // getSessions without the cache, many users on one server: one script call (readSessions), not a
-// command per user key; the same answers as one getSession each.
-const batch = suite('getSessions on one server');
+// command per user key; the same answers as one getSession each. And how calls reach the socket.
+const batch = suite('one server: getSessions, socket writes');
 let server: TestRedis;
 batch.before(async () => {
   server = await startRedis();
@@ -64,26 +64,17 @@ batch('50 users and an unknown token: one EVALSHA, answers in input order', asyn
     await store.close();
   }
 });
-batch.run();
 
-// The commands one tick sends leave in one socket write (transport/client.ts holds the writes
-// for the tick): Redis reads them in one go, where a write per command costs a read per command.
-const writes = suite('socket writes');
-let one: TestRedis;
-writes.before(async () => {
-  one = await startRedis();
-});
-writes.after(async () => {
-  await one?.stop();
-});
-writes('50 calls issued in one tick reach Redis in one read; calls a tick apart in one read each', async () => {
-  const store = await standalone(one).open({ metrics: false }, 3);
+// The commands of one loop turn leave in one socket write (transport/client.ts holds the writes
+// until the check phase): Redis reads them in one go, where a write per command costs a read each.
+batch('50 calls issued in one loop turn reach Redis in one read; calls a turn apart in one read each', async () => {
+  const store = await standalone(server).open({ metrics: false }, 3);
   try {
     const made = await Promise.all(
       Array.from({ length: 50 }, (_, u) => store.createSession({ id: `w${u}`, username: 'w' })),
     );
     // Redis counts the reads it made on every connection; the INFO that asks is one of them.
-    const reads = async () => Number(/^total_reads_processed:(\d+)/m.exec(await one.admin.info('stats'))![1]);
+    const reads = async () => Number(/^total_reads_processed:(\d+)/m.exec(await server.admin.info('stats'))![1]);
     let before = await reads();
     const found = await Promise.all(made.map((m) => store.getSession(m.token)));
     assert.is(found.filter((s) => s !== null).length, 50);
@@ -97,4 +88,4 @@ writes('50 calls issued in one tick reach Redis in one read; calls a tick apart 
     await store.close();
   }
 });
-writes.run();
+batch.run();
