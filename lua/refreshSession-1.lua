@@ -22,10 +22,10 @@ local now = nowMs()
 local got = redis.call('HMGET', key, sid, META)
 local value = got[1]
 if not value then return 0 end
-local e, createdAt, _, idleTtl, deadline, rest = parseHeader(value)
+local e, createdAt, _, idleTtl, deadline, rest = headerFields(value)
 if not e then return -1 end
-if e <= now then return 0 end
-if ttl > 0 then idleTtl = ttl end
+if e + 0 <= now then return 0 end
+if ttl > 0 then idleTtl = ARGV[2] end
 
 local expiresAt = expiryAt(now, idleTtl, deadline)
 local minE, keyE = parseMeta(got[2])

@@ -30,9 +30,9 @@ if got[2] then
 end
 local value = got[1]
 if not value then return nil end
-local e, createdAt, _, idleTtl, deadline, rest = parseHeader(value)
+local e, createdAt, _, idleTtl, deadline, rest = headerFields(value)
 if not e then return value end
-if e <= now then return nil end
+if e + 0 <= now then return nil end
 
 value = buildValue(e, createdAt, now, idleTtl, deadline, string.sub(value, rest))
 redis.call('HSET', key, newSid, value)

@@ -25,8 +25,9 @@ local now = nowMs()
 local got = redis.call('HMGET', key, sid, META)
 local value = got[1]
 if not value then return nil end
-local e, createdAt, accessedAt, idleTtl, deadline, rest = parseHeader(value)
+local e, createdAt, accessedAt, idleTtl, deadline, rest = headerFields(value)
 if not e then return value end
+e = e + 0
 if e <= now then return nil end
 if now - accessedAt < touchAfter then return value end
 

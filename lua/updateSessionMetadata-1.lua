@@ -24,9 +24,9 @@ local key, sid, maxBytes, now = KEYS[1], ARGV[1], tonumber(ARGV[3]), tonumber(AR
 
 local value = redis.call('HGET', key, sid)
 if not value then return 0 end
-local expiresAt, _, _, _, _, rest = parseHeader(value)
+local expiresAt, _, _, _, _, rest = headerFields(value)
 if not expiresAt then return -1 end
-if expiresAt <= now then return 0 end
+if expiresAt + 0 <= now then return 0 end
 local split = string.find(value, '\n', rest, true)
 if not split then return -1 end
 

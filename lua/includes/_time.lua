@@ -3,7 +3,8 @@
 -- every app server one clock.
 local function nowMs()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  -- Arithmetic converts the digit strings itself: no tonumber() calls.
+  return t[1] * 1000 + math.floor(t[2] / 1000)
 end
 
 -- Lua numbers reach redis.call as text; format them as integers so no score or

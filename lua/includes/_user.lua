@@ -19,7 +19,7 @@ local function parseMeta(m)
   if not m then return nil end
   local a, b = string.match(m, '^(%d+)|(%d+)$')
   if not a then return nil end
-  return tonumber(a), tonumber(b)
+  return a + 0, b + 0
 end
 
 -- No expiry is later than this (ms): the minimum of a user with no live session.
@@ -66,7 +66,8 @@ local function scanUser(key, now)
   for i = 1, #all, 2 do
     local sid = all[i]
     if sid ~= META then
-      local e, _, a = parseHeader(all[i + 1])
+      local e, _, a = headerFields(all[i + 1])
+      if e then e, a = e + 0, a + 0 end
       if not e then
         live[#live + 1] = {sid, 0}
       elseif e <= now then

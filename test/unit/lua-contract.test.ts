@@ -86,4 +86,39 @@ test('shared helpers only take keys as parameters', () => {
   }
 });
 
+test('each generated script defines the included helpers it calls, and no other', () => {
+  const includes = new URL('../../lua/includes/', import.meta.url);
+  const helpers = readdirSync(includes).flatMap((f) =>
+    [...readFileSync(new URL(f, includes), 'utf8').matchAll(/^local function (\w+)\(/gm)].map((m) => m[1]!),
+  );
+  assert.ok(helpers.includes('storeSession') && helpers.includes('nowMs'), 'the includes were read');
+  for (const [name, { body }] of Object.entries(luaScripts)) {
+    const code = body.replace(/--\[\[[\s\S]*?\]\]/g, '').replace(/--.*$/gm, '');
+    for (const fn of helpers) {
+      const defined = new RegExp(`^local function ${fn}\\(`, 'm').test(code);
+      const calls = code.match(new RegExp(`(^|[^\\w.:])${fn}\\(`, 'gm'))?.length ?? 0;
+      const called = calls - (defined ? 1 : 0) > 0;
+      assert.is(
+        defined,
+        called,
+        `${name}: ${fn}() is ${called ? 'called' : 'not called'} but ${defined ? 'defined' : 'missing'}`,
+      );
+    }
+  }
+  // Spot checks written out by hand: a destroy reads only the expiry; a refresh builds a value.
+  const defines = (name: keyof typeof luaScripts) =>
+    [...luaScripts[name].body.matchAll(/^local function (\w+)\(/gm)].map((m) => m[1]).sort();
+  assert.equal(defines('destroySession'), ['expiryOf']);
+  assert.equal(defines('refreshSession'), [
+    'buildValue',
+    'expiryAt',
+    'headerFields',
+    'int',
+    'nowMs',
+    'parseMeta',
+    'storeSession',
+    'storeUnknown',
+  ]);
+});
+
 test.run();
