@@ -6,8 +6,11 @@
   read's (ops/reads.ts), so this script does no string work and decides nothing.
 
   KEYS[1..n] user keys (hash: session id -> session value), each once
-  ARGV[i], i <= n: how many session ids of KEYS[i] follow
-  ARGV after the n counts: the session ids, KEYS[1]'s first, then KEYS[2]'s, and so on
+  ARGV in one of two forms, told apart by their number:
+    n entries (one id per key, the common batch): ARGV[i] the session id read from KEYS[i]
+    more: ARGV[i], i <= n, how many session ids of KEYS[i] follow; after the n counts the
+          session ids, KEYS[1]'s first, then KEYS[2]'s, and so on (every count is >= 1, so
+          this form always has at least 2n entries)
 
   Returns the values in the order of the ids, false where there is none.
   Codes: none.
@@ -16,6 +19,13 @@
 ]]
 local n = #KEYS
 local out = {}
+if #ARGV == n then
+  for i = 1, n do
+    local key = KEYS[i]
+    out[i] = redis.call('HGET', key, ARGV[i])
+  end
+  return out
+end
 local at = n
 local size = 0
 for i = 1, n do

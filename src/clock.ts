@@ -24,8 +24,8 @@ export class RedisClock {
   private pending: Promise<void> | undefined;
 
   /** The estimated Redis time now, ms since the epoch. */
-  now(): number {
-    return performance.now() + this.offset;
+  now(at = performance.now()): number {
+    return at + this.offset;
   }
 
   /** How far the estimate may be off, in ms (Infinity before the first sample). */

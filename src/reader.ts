@@ -78,7 +78,7 @@ export class SessionReader {
     if (cache !== undefined) {
       const hit = cache.hit(key, id, at);
       this.observer.cacheHit(hit !== undefined);
-      if (hit !== undefined) return this.#rolled(key, hit, client);
+      if (hit !== undefined) return this.#rolled(key, hit, client, at);
       const loaded = cache.load(key, [id]);
       if (loaded !== undefined) return this.conn.bounded(loaded).then(([s]) => this.#rolled(key, s!, client));
     }
@@ -93,7 +93,12 @@ export class SessionReader {
     if (!Array.isArray(tokens)) throw new InvalidInputError('tokens', 'expected an array of strings');
     if (tokens.length > MAX_BATCH) throw new InvalidInputError('tokens', `at most ${MAX_BATCH} per call`);
     const prefix = this.settings.keyPrefix;
-    const refs = tokens.map((t, i) => tokenRef(prefix, t, `tokens[${i}]`));
+    const refs = new Array<TokenRef | null>(tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      const token: unknown = tokens[i];
+      // The argument's name is built only for the error: not a string per token.
+      refs[i] = tokenRef(prefix, typeof token === 'string' ? token : requireString(`tokens[${i}]`, token));
+    }
     this.observer.batch(tokens.length);
     const now = performance.now(); // one clock reading for the whole batch
     const client = this.conn.client(now);
@@ -102,27 +107,29 @@ export class SessionReader {
     // One command per user: the tokens of one user fold into one HMGET.
     const byKey = new Map<string, number[]>();
     let hits = 0;
-    refs.forEach((ref, i) => {
-      if (ref === null) return;
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i]!;
+      if (ref === null) continue;
       const hit = cache?.hit(ref.key, ref.id, now);
       if (hit !== undefined) {
         hits++;
-        return void (sessions[i] = this.#rolled(ref.key, hit, client));
+        sessions[i] = this.#rolled(ref.key, hit, client, now);
+        continue;
       }
       const at = byKey.get(ref.key);
       if (at === undefined) byKey.set(ref.key, [i]);
       else at.push(i);
-    });
+    }
     if (cache !== undefined) this.observer.cacheHits(hits);
     const cached: Promise<void>[] = [];
-    const uncached: [string, number[]][] = [];
+    const uncached: number[][] = [];
     const groups: [string, string[]][] = [];
     for (const [key, at] of byKey) {
       // The ids of one user, listed once: for the cache's read, or for the command.
       const ids = at.length === 1 ? [refs[at[0]!]!.id] : at.map((i) => refs[i]!.id);
       const loaded = cache?.load(key, ids);
       if (loaded === undefined) {
-        uncached.push([key, at]);
+        uncached.push(at);
         groups.push([key, ids]);
       } else
         cached.push(
@@ -132,10 +139,18 @@ export class SessionReader {
         );
     }
     return this.conn.bounded(Promise.all([this.#readMany(client, groups), ...cached])).then(([values]) => {
-      uncached.forEach(([key, at], g) => {
-        const found = values[g]!;
-        for (let k = 0; k < at.length; k++) sessions[at[k]!] = this.#opened(key, refs[at[k]!]!.id, found[k], client);
-      });
+      // One reading of the clock for every value of the batch, as for the cache's hits.
+      const latest = this.conn.clock.latest();
+      const touchDueAt = this.#touchDueAt();
+      let v = 0;
+      for (let g = 0; g < uncached.length; g++) {
+        const at = uncached[g]!;
+        const key = groups[g]![0];
+        for (let k = 0; k < at.length; k++) {
+          const i = at[k]!;
+          sessions[i] = this.#openedAt(key, refs[i]!.id, values[v++], client, latest, touchDueAt);
+        }
+      }
       // Only rolling touches are still in flight.
       return this.settings.rolling
         ? Promise.all(sessions.map((s) => Promise.resolve(s)))
@@ -144,27 +159,28 @@ export class SessionReader {
   }
 
   /**
-   * The values of each group's ids: several users on one server in one script (a command per
-   * user key costs the client more: measured in bench:cpu), else one HMGET (or HGET) per user,
-   * pipelined per master; on a Cluster the keys hash to many slots, so always the latter.
+   * The values of each group's ids, flat: the first group's ids, then the second's, and so on.
+   * Several users on one server in one script (a command per user key costs the client more:
+   * measured in bench:cpu), else one HMGET (or HGET) per user, pipelined per master; on a
+   * Cluster the keys hash to many slots, so always the latter.
    */
-  async #readMany(client: RedisClient, groups: readonly [string, string[]][]): Promise<unknown[][]> {
+  async #readMany(client: RedisClient, groups: readonly [string, string[]][]): Promise<readonly unknown[]> {
     if (groups.length > 1 && !client.isCluster) {
-      const reply = await this.conn.scripts.send(client, readSessionsCall(groups));
-      return decodeReadSessions(
-        reply,
-        groups.map(([, ids]) => ids.length),
-      );
+      const call = readSessionsCall(groups);
+      return decodeReadSessions(await this.conn.scripts.send(client, call), call.total);
     }
     const requests: Request[] = groups.map(([key, ids]) =>
       ids.length === 1 ? getCommand(key, ids[0]!) : getManyCommand(key, ids),
     );
     const replies = await this.conn.batches.send(client, requests);
-    return replies.map((reply, g) => {
+    const values: unknown[] = [];
+    replies.forEach((reply, g) => {
       if (reply instanceof Error) throw reply;
       const count = groups[g]![1].length;
-      return count === 1 ? [reply] : decodeMany(reply, count);
+      if (count === 1) values.push(reply);
+      else values.push(...decodeMany(reply, count));
     });
+    return values;
   }
 
   /** Whole seconds until the session expires (rounded up), or null when there is none live. */
@@ -209,21 +225,38 @@ export class SessionReader {
 
   /** What a read found: the live session, after the rolling touch when one is due. */
   #opened(key: string, id: string, value: unknown, client: RedisClient): Session | null | Promise<Session | null> {
-    const opened: Opened = openValue(id, value, this.conn.clock.latest(), this.#touchDueAt());
+    return this.#openedAt(key, id, value, client, this.conn.clock.latest(), this.#touchDueAt());
+  }
+
+  /** #opened, with the clock read by the caller (once for a whole batch). */
+  #openedAt(
+    key: string,
+    id: string,
+    value: unknown,
+    client: RedisClient,
+    latest: number,
+    touchDueAt: number,
+  ): Session | null | Promise<Session | null> {
+    const opened: Opened = openValue(id, value, latest, touchDueAt);
     if (opened === TOUCH_DUE) return this.#touch(key, id, client);
     return this.#out(opened);
   }
 
   /** A session the cache found (or null): after the rolling touch when one is due. */
-  #rolled(key: string, session: Session | null, client: RedisClient): Session | null | Promise<Session | null> {
-    if (session === null || session.lastAccessedAt > this.#touchDueAt()) return session;
+  #rolled(
+    key: string,
+    session: Session | null,
+    client: RedisClient,
+    at = performance.now(),
+  ): Session | null | Promise<Session | null> {
+    if (session === null || session.lastAccessedAt > this.#touchDueAt(at)) return session;
     return this.#touch(key, session.id, client);
   }
 
   /** Sessions last touched at or before this (Redis clock, ms) are due a rolling touch. */
-  #touchDueAt(): number {
+  #touchDueAt(at = performance.now()): number {
     const s = this.settings;
-    return s.rolling ? this.conn.clock.now() - s.touchAfterMs : Number.NEGATIVE_INFINITY;
+    return s.rolling ? this.conn.clock.now(at) - s.touchAfterMs : Number.NEGATIVE_INFINITY;
   }
 
   /** A rolling touch: a best-effort write, not confirmed with WAIT even under waitForReplicas. */

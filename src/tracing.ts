@@ -38,6 +38,8 @@ export class StoreTracing {
   readonly #noop: TracerProvider;
   /** Marks the context of a call this store traces, with its span. */
   readonly #own: symbol;
+  /** Spans of this store not yet ended: while there are none, no call can be annotated. */
+  #open = 0;
 
   private constructor(
     private readonly api: Api,
@@ -81,13 +83,16 @@ export class StoreTracing {
   within<R>(span: Span, work: () => Promise<R>): Promise<R> {
     const api = this.api;
     const traced = api.trace.setSpan(api.context.active(), span).setValue(this.#own, span);
+    this.#open++;
     return api.context.with(traced, work).then(
       (result) => {
+        this.#open--;
         span.setAttribute('session_store.outcome', OUTCOMES[resultOutcome(result)]!);
         span.end();
         return result;
       },
       (err: unknown) => {
+        this.#open--;
         const typed = classifyError(err);
         span.setAttribute('session_store.outcome', OUTCOMES[outcomeOf(typed)]!);
         span.setAttribute('error.type', typed.code);
@@ -107,6 +112,8 @@ export class StoreTracing {
     name: 'session_store.cache_hit' | 'session_store.cache_hits' | 'session_store.batch_size',
     value: boolean | number,
   ): void {
+    // The common case, no SDK or every call sampled out, costs one comparison per call.
+    if (this.#open === 0) return;
     const active = this.api.context.active();
     const span = this.api.trace.getSpan(active);
     if (span !== undefined && span === active.getValue(this.#own)) span.setAttribute(name, value);

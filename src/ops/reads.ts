@@ -22,26 +22,26 @@ export function getManyCommand(key: string, ids: readonly string[]): CommandCall
 
 /**
  * Many users' sessions in one call on one server (readSessions-n.lua): `groups` are the user
- * keys, each once, with the ids read from it. Not on a Cluster, where the keys hash to many slots.
+ * keys, each once, with the ids read from it. Not on a Cluster, where the keys hash to many
+ * slots. When every key has one id (one session per user, the common batch) only the ids are
+ * sent; else each key's count, then the ids. `total`: how many values the reply holds.
  */
-export function readSessionsCall(groups: readonly (readonly [string, readonly string[]])[]): ScriptCall {
+export function readSessionsCall(groups: readonly (readonly [string, readonly string[]])[]): ScriptCall & {
+  total: number;
+} {
   const keys = groups.map(([key]) => key);
+  let total = 0;
+  for (const [, ids] of groups) total += ids.length;
+  if (total === groups.length) return { script: 'readSessions', keys, args: groups.map(([, ids]) => ids[0]!), total };
   const args = groups.map(([, ids]) => String(ids.length));
   for (const [, ids] of groups) args.push(...ids);
-  return { script: 'readSessions', keys, args };
+  return { script: 'readSessions', keys, args, total };
 }
 
-/** The reply of readSessionsCall: each group's values, in its ids' order (null where absent). */
-export function decodeReadSessions(reply: unknown, counts: readonly number[]): unknown[][] {
-  const total = counts.reduce((n, c) => n + c, 0);
+/** The reply of readSessionsCall: every value, in the order of the ids sent (null where absent). */
+export function decodeReadSessions(reply: unknown, total: number): readonly unknown[] {
   if (!Array.isArray(reply) || reply.length !== total) throw new CorruptSessionError('unexpected readSessions reply');
-  const out: unknown[][] = [];
-  let at = 0;
-  for (const count of counts) {
-    out.push(reply.slice(at, at + count));
-    at += count;
-  }
-  return out;
+  return reply;
 }
 
 /** What a read found: the live session, nothing live, or a live session whose rolling touch is due. */

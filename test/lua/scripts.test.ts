@@ -268,7 +268,23 @@ test('readSessions: the values of many keys in one call, in id order, false (nil
   ]);
   const reply = await admin.eval(luaScripts.readSessions.body, call.keys.length, ...call.keys, ...call.args);
   assert.equal(reply, ['v2', null, 'v1', 'v3', null, null, null]);
-  assert.equal(decodeReadSessions(reply, [3, 1, 2, 1]), [['v2', null, 'v1'], ['v3'], [null, null], [null]]);
+  assert.equal(decodeReadSessions(reply, call.total), ['v2', null, 'v1', 'v3', null, null, null]);
+  // One id per key: the short form, ids without counts.
+  const short = readSessionsCall([
+    ['p{a}:d', ['s1']],
+    ['p{b}:d', ['s3']],
+    ['p{none}:d', ['x']],
+  ]);
+  assert.equal(short.args, ['s1', 's3', 'x']);
+  const shortReply = await admin.eval(luaScripts.readSessions.body, short.keys.length, ...short.keys, ...short.args);
+  assert.equal(shortReply, ['v1', 'v3', null]);
+  // Both forms from one call each: a key with one id among keys with several.
+  const mixed = readSessionsCall([
+    ['p{a}:d', ['s1', 's2']],
+    ['p{b}:d', ['s3']],
+  ]);
+  assert.equal(mixed.args, ['2', '1', 's1', 's2', 's3']);
+  assert.equal(await admin.eval(luaScripts.readSessions.body, 2, ...mixed.keys, ...mixed.args), ['v1', 'v2', 'v3']);
   // It writes nothing: no-writes is enforced by Redis, and the keys are unchanged.
   assert.equal(await admin.hgetall('p{a}:d'), { s1: 'v1', s2: 'v2' });
   assert.is(await admin.exists('p{none}:d'), 0);

@@ -280,12 +280,20 @@ test('readSessions: KEYS the user keys once each, ARGV the counts then the ids; 
       ['k1', ['a', 'b']],
       ['k2', ['c']],
     ]),
-    { script: 'readSessions', keys: ['k1', 'k2'], args: ['2', '1', 'a', 'b', 'c'] },
+    { script: 'readSessions', keys: ['k1', 'k2'], args: ['2', '1', 'a', 'b', 'c'], total: 3 },
   );
-  assert.equal(decodeReadSessions(['x', null, 'y'], [2, 1]), [['x', null], ['y']]);
+  // One id per key: the ids alone, no counts.
+  assert.equal(
+    readSessionsCall([
+      ['k1', ['a']],
+      ['k2', ['c']],
+    ]),
+    { script: 'readSessions', keys: ['k1', 'k2'], args: ['a', 'c'], total: 2 },
+  );
+  assert.equal(decodeReadSessions(['x', null, 'y'], 3), ['x', null, 'y']);
   for (const bad of [['x'], 'x', null])
     assert.throws(
-      () => decodeReadSessions(bad, [2, 1]),
+      () => decodeReadSessions(bad, 3),
       (e: unknown) => e instanceof CorruptSessionError,
     );
 });
