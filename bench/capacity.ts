@@ -31,12 +31,15 @@ type Side = (typeof SIDES)[number];
 const IN_FLIGHT = 32;
 const LIVE = 2000; // sessions each app process reads and refreshes
 const MIX = { get: 0.9, refresh: 0.05, create: 0.03, destroy: 0.02 };
-// The commands each side's own clients send; a script's inner commands are not among them.
+// The commands each side's own clients send. Commandstats counts a script's inner commands
+// under their own names too, and every write script of the store calls HMGET: so HMGET is left
+// out (in this mix the store sends none of its own; counting it added the writes' inner HMGETs,
+// 0.10 commands per request).
 const SENT: Record<Side, readonly string[]> = {
   'connect-redis': ['get', 'set', 'expire', 'del'],
-  store: ['evalsha', 'eval', 'hget', 'hmget'],
-  'store + cache': ['evalsha', 'eval', 'hget', 'hmget', 'ping', 'client|tracking'],
-  'store, 2 connections': ['evalsha', 'eval', 'hget', 'hmget'],
+  store: ['evalsha', 'eval', 'hget'],
+  'store + cache': ['evalsha', 'eval', 'hget', 'ping', 'client|tracking'],
+  'store, 2 connections': ['evalsha', 'eval', 'hget'],
 };
 
 /** A small seeded generator (mulberry32): every side replays the same sequence. */
