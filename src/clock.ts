@@ -22,6 +22,8 @@ export class RedisClock {
   private bound = Number.POSITIVE_INFINITY;
   private sampledAt = Number.NEGATIVE_INFINITY;
   private pending: Promise<void> | undefined;
+  /** The highest finite answer of latest() so far. */
+  private highest = Number.NEGATIVE_INFINITY;
 
   /** The estimated Redis time now, ms since the epoch. */
   now(at = performance.now()): number {
@@ -33,9 +35,18 @@ export class RedisClock {
     return this.bound + (at - this.sampledAt) * DRIFT_PER_MS;
   }
 
-  /** The latest the Redis clock can read at `at` (performance.now()): the line for "might have expired". */
+  /**
+   * The latest the Redis clock can read at `at` (performance.now()): the line for "might have
+   * expired". Never below an answer it gave before: a new sample narrows the bound (the drift
+   * allowance starts again from zero, up to 15 ms lower after 30 s), and a session that one
+   * call judged expired must not be judged live by the next one. Until the new estimate
+   * catches up, the line holds still.
+   */
   latest(at = performance.now()): number {
-    return at + this.offset + this.uncertainty(at);
+    const latest = at + this.offset + this.uncertainty(at);
+    if (latest === Number.POSITIVE_INFINITY) return latest; // no sample yet: nothing to hold
+    if (latest > this.highest) this.highest = latest;
+    return this.highest;
   }
 
   /** The earliest the Redis clock can read at `at`: a time that has surely passed there. */

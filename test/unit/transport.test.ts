@@ -158,6 +158,30 @@ test('clock: before a sample it knows nothing; after one, bounds hold the server
   assert.ok(clock.stale(at + CLOCK_RESAMPLE_MS + 1));
 });
 
+test('clock: a new sample with a narrower bound never moves latest() back (an expired session stays expired)', async () => {
+  const clock = new RedisClock();
+  // A slow first sample (a 40 ms round trip: a bound of ~20 ms), then a fast one (~1 ms).
+  await clock.sample(
+    clockClient(() => 0, 40),
+    (p) => p,
+  );
+  const before = clock.latest();
+  const wide = clock.uncertainty();
+  await clock.sample(
+    clockClient(() => 0, 2),
+    (p) => p,
+  );
+  assert.ok(
+    clock.uncertainty() < wide - 10,
+    `the second sample narrowed the bound (${wide} -> ${clock.uncertainty()} ms)`,
+  );
+  const after = clock.latest();
+  assert.ok(after >= before, `latest() went back by ${before - after} ms`);
+  // It holds still until the new estimate catches up, then follows it again.
+  const caughtUp = performance.now() + wide;
+  assert.ok(clock.latest(caughtUp + 50) > after);
+});
+
 test('clock: concurrent samples share one TIME; refresh samples only when stale', async () => {
   const clock = new RedisClock();
   const client = clockClient(() => 0, 4);
