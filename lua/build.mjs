@@ -85,7 +85,8 @@ function flatten(text, from, seen) {
  * Drops the included helpers a script never calls. Redis runs a script's whole body on every
  * call, so each `local function` it reaches builds a closure, used or not (measured: a
  * refresh with its four unused helpers cost 5% more Redis CPU). An include's helper starts
- * with `local function name(` at the start of a line and ends at the first line that is `end`.
+ * with `local function name(` at the start of a line and ends at the first line that is `end`;
+ * it is used where its name is followed by `(` (no script passes a helper as a value).
  */
 function withoutUnused(body, from) {
   let text = body;
