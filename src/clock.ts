@@ -85,8 +85,14 @@ export class RedisClock {
     if (samples.length === 0) return;
     const low = Math.min(...samples.map((x) => x.low));
     const high = Math.max(...samples.map((x) => x.high));
+    const at = Math.max(...samples.map((x) => x.at));
+    const earliestBefore = this.earliest(at);
     this.offset = (low + high) / 2;
     this.bound = (high - low) / 2;
-    this.sampledAt = Math.max(...samples.map((x) => x.at));
+    this.sampledAt = at;
+    // Whole below the old estimate, the new one cannot be a narrowing of it: the server's clock
+    // itself moved back (a failover to another master, a clock step). The new clock wins, or
+    // latest() would hold live sessions as expired for as long as the step.
+    if (at + this.offset + this.uncertainty(at) < earliestBefore) this.highest = Number.NEGATIVE_INFINITY;
   }
 }

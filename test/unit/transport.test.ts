@@ -182,6 +182,19 @@ test('clock: a new sample with a narrower bound never moves latest() back (an ex
   assert.ok(clock.latest(caughtUp + 50) > after);
 });
 
+test('clock: when the server clock itself moves back (a failover), latest() follows the new clock', async () => {
+  const clock = new RedisClock();
+  let offset = 3_600_000; // the server an hour ahead of this process
+  const client = clockClient(() => offset, 2);
+  await clock.sample(client, (p) => p);
+  const before = clock.latest();
+  offset -= 10_000; // the new master's clock is 10 s behind the old one's
+  await clock.sample(client, (p) => p);
+  const after = clock.latest();
+  assert.ok(after < before - 9_000, `latest() held ${before - after} ms back, not the new clock`);
+  assert.ok(Math.abs(after - (performance.now() + offset)) < 20, 'latest() reads the new clock');
+});
+
 test('clock: concurrent samples share one TIME; refresh samples only when stale', async () => {
   const clock = new RedisClock();
   const client = clockClient(() => 0, 4);
