@@ -29,6 +29,8 @@ import { hash, randomFillSync } from 'node:crypto';
 
 const TAG_LENGTH = 22;
 const SECRET_BYTES = 32;
+/** A token's length: the one check a cache lookup by the token's id is made after. */
+export const TOKEN_LENGTH = TAG_LENGTH + 1 + 43;
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 /** A user tag, and a public session id, are 22 base64url characters. */
@@ -65,6 +67,14 @@ export function sessionIdOf(token: string): string {
 /** The user tag a well-formed token carries, or null when the string is not a token. */
 export function tagOfToken(token: string): string | null {
   return TOKEN_PATTERN.test(token) ? token.slice(0, TAG_LENGTH) : null;
+}
+
+/**
+ * The user tag of a token a cache entry was found by. The entry's id is a digest of the whole
+ * token, so only a well-formed token finds one: nothing is left to check.
+ */
+export function tagOfFoundToken(token: string): string {
+  return token.slice(0, TAG_LENGTH);
 }
 
 /** The key of a user's sessions, by user tag. */

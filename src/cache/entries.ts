@@ -150,9 +150,10 @@ export class CacheEntries<V extends Mirrored = Session> {
     if (this.#drop(key)) this.counts.invalidations++;
   }
 
-  /** Drops one group's values without killing reads in flight (a local expiry). */
-  evict(key: string): void {
-    this.#drop(key);
+  /** Drops the group of the value `id` names without killing reads in flight (a local expiry). */
+  expire(id: string): void {
+    const cached = this.#byId.get(id);
+    if (cached !== undefined) this.#drop(cached.key);
   }
 
   /** Empties the cache and kills every read in flight. */

@@ -31,7 +31,7 @@ export class ExpressCache {
 
   /** The live cached session of the key whose digest is `id`, or undefined. */
   hit(id: string, at = performance.now()): CachedSession | undefined {
-    return this.#mirror.hit(id, id, at);
+    return this.#mirror.hit(id, at);
   }
 
   /** The same, for a write deciding whether it is needed: counts no lookup. */

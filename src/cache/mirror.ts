@@ -71,13 +71,13 @@ export class Mirror<V extends Mirrored, R> {
   }
 
   /** The cached live value (as stored: the caller copies), or undefined; `at` is performance.now(). */
-  hit(group: string, id: string, at: number): V | undefined {
+  hit(id: string, at: number): V | undefined {
     if (!this.#tracking.healthy(at)) return undefined;
     const value = this.entries.get(id);
     if (value === undefined) return undefined;
     if (value.expiresAt <= this.clock.latest(at)) {
       // Expired, as an uncached read would decide: nothing to ask Redis.
-      this.entries.evict(group);
+      this.entries.expire(id);
       return undefined;
     }
     return value;

@@ -45,8 +45,8 @@ export class SessionCache {
   }
 
   /** The cached live session, or undefined (a miss, or the link not known healthy); `at` is performance.now(). */
-  hit(key: string, id: string, at = performance.now()): Session | undefined {
-    const session = this.#mirror.hit(key, id, at);
+  hit(id: string, at = performance.now()): Session | undefined {
+    const session = this.#mirror.hit(id, at);
     return session === undefined ? undefined : { ...session };
   }
 

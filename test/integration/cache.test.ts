@@ -49,6 +49,27 @@ test('a hit sends nothing to Redis; its expiry is still checked', async () => {
   await waitFor(async () => (await a.getSession(short.token)) === null, 3000, 25);
 });
 
+test('the lookup by id alone: only the very token finds its cached session', async () => {
+  const s = await a.createSession(alice);
+  const other = await a.createSession(bob);
+  assert.ok(await a.getSession(s.token)); // cached
+  assert.ok(await a.getSession(s.token));
+  const [tag, secret] = s.token.split('.') as [string, string];
+  const otherTag = other.token.split('.')[0]!;
+  const flipped = secret[0] === 'A' ? `B${secret.slice(1)}` : `A${secret.slice(1)}`;
+  const before = await commandCount(r.admin);
+  // Not tokens, though of a token's length: null, and nothing is sent.
+  assert.is(await a.getSession(`${tag}!${secret}`), null);
+  assert.is(await a.getSession(`${tag}.${secret.slice(0, 42)}{`), null);
+  assert.is(await commandCount(r.admin), before, 'no command for a string that is not a token');
+  // Well-formed, but another token: another user's tag with this secret, or one character of
+  // the secret changed. Each misses and reads Redis, which has no such session.
+  assert.is(await a.getSession(`${otherTag}.${secret}`), null);
+  assert.is(await a.getSession(`${tag}.${flipped}`), null);
+  assert.ok((await commandCount(r.admin)) > before, 'the well-formed strings were read from Redis');
+  assert.is((await a.getSession(s.token))?.id, s.id);
+});
+
 test('rolling: a hit writes the touch once per touchAfter, and nothing in between', async () => {
   const rolling = await openStore(r, { cache: true, rolling: true, touchAfter: 1, metrics: false });
   try {
