@@ -18,10 +18,10 @@
   session is returned unchanged, so create is idempotent by id.
   Codes: none.
   Calls on the common path: 2 to 3: HMGET, HSET, and PEXPIREAT only when the key's expiry must
-  move (a new user: PEXPIREAT NX, which also tells a new key from one written by 0.1). No TIME,
-  and no string is built here but the bookkeeping. A cap adds HLEN; pruning (only once the
-  user's earliest expiry has passed) and eviction add HGETALL and HDEL; a 0.1 key adds
-  PEXPIREAT GT and HSET.
+  move (a new user: PEXPIREAT NX, which also tells a new key from a bare one: see _user.lua).
+  No TIME, and no string is built here but the bookkeeping. A cap adds HLEN; pruning (only once
+  the user's earliest expiry has passed) and eviction add HGETALL and HDEL; a user's second
+  session adds PEXPIRETIME, an HSET of the bookkeeping, and PEXPIREAT if the key must outlive it.
   Not flagged allow-oom: under maxmemory with noeviction it fails with Redis's OOM error.
 ]]
 --- @include "_time"
@@ -61,7 +61,11 @@ if cap > 0 then
   end
 end
 
-storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, changed)
+if minE then
+  storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, changed)
+else
+  storeFirst(key, sid, value, expiresAt, idleTtl)
+end
 
 local reply = {1}
 for i = 1, #evicted do reply[i + 1] = evicted[i] end

@@ -9,7 +9,8 @@
 
   Returns the new expiresAt in ms (> 0), or a code.
   Codes: 0 NOT_FOUND (no live session), -1 MALFORMED (the stored value; nothing written).
-  Calls on the common path: 3 (TIME, HMGET, HSET); PEXPIREAT at most once per slack.
+  Calls on the common path: 3 (TIME, HMGET, HSET), and PEXPIREAT: at most once per slack, or
+  on every call for a user with one session (no bookkeeping: see _user.lua).
   allow-oom: a refresh rewrites a value of the same size.
 ]]
 --- @include "_time"

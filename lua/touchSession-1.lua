@@ -12,7 +12,8 @@
   Returns the session value (as written, or as found when no touch was due), or nil when there
   is no live session. A malformed value is returned untouched; the caller reports it as corrupt.
   Codes: none.
-  Calls on the common path: 3 (TIME, HMGET, HSET); PEXPIREAT at most once per slack.
+  Calls on the common path: 3 (TIME, HMGET, HSET), and PEXPIREAT: at most once per slack, or
+  on every call for a user with one session (no bookkeeping: see _user.lua).
   allow-oom: a touch rewrites a value of the same size, and reads must survive a full Redis.
 ]]
 --- @include "_time"

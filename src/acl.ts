@@ -15,6 +15,7 @@ export const SCRIPT_COMMANDS = [
   'hgetall',
   'del',
   'pexpireat',
+  'pexpiretime', // a user's second session: the key's expiry becomes its bookkeeping
   'time',
 ] as const;
 

@@ -9,7 +9,7 @@ import { hash, randomFillSync } from 'node:crypto';
  *   session id = base64url(SHA-256(token))[0..22]      (public, safe to log; Redis stores only this)
  *
  *   <prefix>{<userTag>}:d   hash  one user's sessions: session id -> session value, and the
- *                                 field "." -> "<minExpiry>|<keyExpiry>" (ms; see lua/includes/_user.lua)
+ *                                 field "." -> "<minExpiry>|<keyExpiry>" (ms; from the user's second session: see lua/includes/_user.lua)
  *
  * One key per user: the hash is its own per-user index, so no eviction can split a user's index
  * from its sessions (REDIS-FACTS 7), and a user with one session costs one key.

@@ -10,8 +10,11 @@
 --     keyExpiry  at most the key's PEXPIREAT. The key outlives every session it holds; it is
 --                moved with slack (an eighth of the idle TTL), so rolling and refreshing sessions
 --                move it at most once per slack, not on every write.
--- A hash without bookkeeping belongs to a new user (or was written by 0.1, which kept the
--- index in a second key): see storeUnknown.
+-- A user with one session has no bookkeeping (a "bare" hash: the field would cost ~75 of its
+-- ~785 bytes). A bare key's expiry is at least every session's, as above, but is not recorded:
+-- a write that moves a session's expiry moves the key's with it (GT: never shorter), and a count
+-- reads the sessions. A user's second session adds the bookkeeping (storeFirst). Data written by
+-- 0.1 (the index in a second key) is bare too, and is read and written the same way.
 
 local META = '.'
 
@@ -25,23 +28,40 @@ end
 -- No expiry is later than this (ms): the minimum of a user with no live session.
 local MAX_MS = 9007199254740991
 
--- A user without bookkeeping: a new one, or a key written by 0.1. After the HSET, PEXPIREAT NX
--- succeeds exactly on a key without a TTL, which is a new key (0.1 gave every key one). A 0.1
--- key keeps a longer TTL (GT), and its minimum is unknown (0) until the next create scans it.
-local function storeUnknown(key, sid, value, expiresAt, idleTtl)
-  local keyE = int(expiresAt + math.floor(idleTtl * 125))
-  redis.call('HSET', key, sid, value, META, int(expiresAt) .. '|' .. keyE)
-  if redis.call('PEXPIREAT', key, keyE, 'NX') == 0 then
-    redis.call('PEXPIREAT', key, keyE, 'GT')
-    redis.call('HSET', key, META, '0|' .. keyE)
+-- createSession on a bare user. PEXPIREAT NX succeeds exactly on a new key, one without a TTL
+-- (every bare write gives its key one, and so did 0.1): the user's first session, stored bare.
+-- Otherwise this is a second session, and the user gains bookkeeping. Its keyExpiry is the key's
+-- own expiry (PEXPIRETIME), lengthened to outlive the new session if need be: so it is at least
+-- every session's, and a later write may move the key without GT. Its minimum is unknown (0)
+-- until the next create scans.
+local function storeFirst(key, sid, value, expiresAt, idleTtl)
+  local keyE = expiresAt + math.floor(idleTtl * 125)
+  redis.call('HSET', key, sid, value)
+  if redis.call('PEXPIREAT', key, int(keyE), 'NX') == 1 then return end
+  local current = redis.call('PEXPIRETIME', key)
+  if current < keyE then
+    redis.call('PEXPIREAT', key, int(keyE))
+  else
+    keyE = current
   end
+  redis.call('HSET', key, META, '0|' .. int(keyE))
+end
+
+-- A refresh or touch of a bare user's session: the value, and the key's expiry moved with it.
+-- GT answers 0 when the key already outlives the session, and also on a key without a TTL
+-- (made persistent from outside): NX gives that one a TTL.
+local function storeBare(key, sid, value, expiresAt, idleTtl)
+  local keyE = int(expiresAt + math.floor(idleTtl * 125))
+  redis.call('HSET', key, sid, value)
+  if redis.call('PEXPIREAT', key, keyE, 'GT') == 0 then redis.call('PEXPIREAT', key, keyE, 'NX') end
 end
 
 -- Writes a session value, and the bookkeeping when it changes, in one HSET; then moves the
--- key's expiry if due. minE and keyE are the bookkeeping as read (parseMeta; nil when absent),
--- or as a scan just recomputed it (`changed`: write it even if this session does not move it).
+-- key's expiry if due. minE and keyE are the bookkeeping as read (parseMeta; nil when absent:
+-- a bare user), or as a scan just recomputed it (`changed`: write it even if this session does
+-- not move it).
 local function storeSession(key, sid, value, minE, keyE, expiresAt, idleTtl, changed)
-  if not minE then return storeUnknown(key, sid, value, expiresAt, idleTtl) end
+  if not minE then return storeBare(key, sid, value, expiresAt, idleTtl) end
   if expiresAt < minE then minE, changed = expiresAt, true end
   local pexpire = nil
   if expiresAt > keyE then

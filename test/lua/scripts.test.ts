@@ -44,21 +44,34 @@ const live =
   (exp: number) =>
     value(exp, created, access, ttl, deadline, m);
 
-test('createSession: a new user gets value, bookkeeping and a key TTL with slack', async () => {
+test('createSession: a new user is stored bare (no bookkeeping), with a key TTL with slack', async () => {
   const t0 = await now();
   assert.equal(await create('s1', 80, 0, 0, '{"a":"b"}'), [1], 'stored what was sent');
   const v = await stored('s1');
   assert.match(v, /^1\|\d+\|\d+\|\d+\|80\|0\|\{"a":"b"\}\n/);
   const exp = expOf(v);
   assert.ok(exp >= t0 + 80_000 && exp <= t0 + 81_000);
-  const [min, keyExp] = await meta();
-  assert.is(min, exp);
-  assert.is(keyExp, exp + 10_000, 'slack: an eighth of the idle TTL');
+  assert.equal(await redis().admin.hkeys(K), ['s1'], 'one session: no bookkeeping field');
+  const keyExp = exp + 10_000; // slack: an eighth of the idle TTL
   assert.is(await redis().admin.pexpiretime(K), keyExp);
-  // A shorter session later lowers the minimum but never shortens the key's TTL.
+  // A second, shorter session adds the bookkeeping: the key's own expiry (never shortened), and
+  // a minimum unknown until the next create scans, which makes it exact.
   await create('s2', 5, 0, 0);
+  assert.equal(await meta(), [0, keyExp]);
+  assert.is(await redis().admin.pexpiretime(K), keyExp);
+  await create('s3', 60, 0, 0);
   assert.equal(await meta(), [expOf(await stored('s2')), keyExp]);
   assert.is(await redis().admin.pexpiretime(K), keyExp);
+});
+
+test('createSession: a second session that outlives the key lengthens it, and the bookkeeping says so', async () => {
+  await create('s1', 4, 0, 0);
+  const first = expOf(await stored('s1'));
+  assert.is(await redis().admin.pexpiretime(K), first + 500);
+  await create('s2', 80, 0, 0);
+  const keyExp = expOf(await stored('s2')) + 10_000;
+  assert.is(await redis().admin.pexpiretime(K), keyExp);
+  assert.equal(await meta(), [0, keyExp]);
 });
 
 test('createSession: absolute TTL clamps the expiry', async () => {
@@ -114,7 +127,12 @@ test('createSession on 0.1 data (no bookkeeping): keeps the longer TTL, then pru
   await redis().admin.pexpireat(K, t + 900_000);
   await create('s1', 60, 0, 0);
   assert.is(await redis().admin.pexpiretime(K), t + 900_000, 'never shortened');
-  assert.is((await meta())[0], 0, 'minimum unknown: the next create looks at every session');
+  assert.equal(await meta(), [0, t + 900_000], 'minimum unknown: the next create looks at every session');
+  // The bookkeeping records the key's own expiry, so a later refresh past the new session's
+  // slack moves the key only past the longest session (recording the new session's expiry
+  // instead made this refresh cut the key to t + 135 s, under 'long').
+  await run('refreshSession', 's1', 120);
+  assert.is(await redis().admin.pexpiretime(K), t + 900_000);
   await create('s2', 60, 0, 0);
   assert.is(await redis().admin.hexists(K, 'old'), 0);
 });
@@ -130,19 +148,37 @@ test('createSession on 0.1 data whose TTL is shorter: the key is made to outlive
   assert.is(await redis().admin.pexpiretime(K), keyExp);
 });
 
-test('refreshSession on 0.1 data (no bookkeeping): the key outlives the session, and never loses TTL', async () => {
+test('refreshSession on a bare user (one session, or 0.1 data): the key moves with it, never shorter, never without a TTL', async () => {
   const t = await now();
   await redis().admin.hset(K, 's', value(t + 5000, 1, 1, 60, 0), 'long', value(t + 900_000, 1, 1, 900, 0));
   await redis().admin.pexpireat(K, t + 900_000);
   const e = Number(await run('refreshSession', 's', 0));
   assert.ok(e >= t + 60_000);
   assert.is(await redis().admin.pexpiretime(K), t + 900_000, 'the longer TTL is kept');
-  assert.equal(await meta(), [0, e + 7500], 'minimum unknown until a create scans');
-  // The same on a key whose TTL is shorter than the refreshed session: it is lengthened.
-  await redis().admin.hdel(K, '.', 'long');
+  assert.is(await redis().admin.hexists(K, '.'), 0, 'a refresh adds no bookkeeping');
+  // A key whose TTL is shorter than the refreshed session is lengthened, with slack.
+  await redis().admin.hdel(K, 'long');
   await redis().admin.pexpireat(K, t + 5000);
   const e2 = Number(await run('refreshSession', 's', 0));
   assert.is(await redis().admin.pexpiretime(K), e2 + 7500);
+  // A refresh to a shorter TTL keeps the key's longer expiry (it outlives the session).
+  const e3 = Number(await run('refreshSession', 's', 10));
+  assert.ok(e3 < e2);
+  assert.is(await redis().admin.pexpiretime(K), e2 + 7500);
+  // A key made persistent from outside gets a TTL again.
+  await redis().admin.persist(K);
+  const e4 = Number(await run('refreshSession', 's', 60));
+  assert.is(await redis().admin.pexpiretime(K), e4 + 7500);
+});
+
+test('touchSession on a bare user: the key moves with the session', async () => {
+  const t = await now();
+  await redis().admin.hset(K, 's', value(t + 5000, t - 100, t - 100, 60, 0));
+  await redis().admin.pexpireat(K, t + 5000);
+  const slid = (await run('touchSession', 's', 0)) as string;
+  assert.ok(expOf(slid) >= t + 60_000);
+  assert.is(await redis().admin.pexpiretime(K), expOf(slid) + 7500);
+  assert.is(await redis().admin.hexists(K, '.'), 0);
 });
 
 test('touchSession: nil absent or expired; no write within touchAfter; slides after; malformed untouched', async () => {

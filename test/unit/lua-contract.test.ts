@@ -116,8 +116,8 @@ test('each generated script defines the included helpers it calls, and no other'
     'int',
     'nowMs',
     'parseMeta',
+    'storeBare',
     'storeSession',
-    'storeUnknown',
   ]);
 });
 
