@@ -171,6 +171,22 @@ test('refreshSession on a bare user (one session, or 0.1 data): the key moves wi
   assert.is(await redis().admin.pexpiretime(K), e4 + 7500);
 });
 
+test('data written by 0.2 (one session, with bookkeeping) is written as a user with bookkeeping', async () => {
+  const t = await now();
+  await plant({ s: [live(t - 100, t - 100, 60, 0), t + 10_000] });
+  // Within the slack the key stays put (no PEXPIREAT), and the bookkeeping is kept.
+  await redis().admin.pexpireat(K, t + 200_000);
+  await redis().admin.hset(K, '.', `${t + 10_000}|${t + 200_000}`);
+  const e = Number(await run('refreshSession', 's', 0));
+  assert.equal(await meta(), [t + 10_000, t + 200_000]);
+  assert.is(await redis().admin.pexpiretime(K), t + 200_000);
+  // Past the recorded key expiry, the key and the bookkeeping move together.
+  const e2 = Number(await run('refreshSession', 's', 300));
+  assert.ok(e2 > t + 200_000 && e2 > e);
+  assert.equal(await meta(), [t + 10_000, e2 + 37_500]);
+  assert.is(await redis().admin.pexpiretime(K), e2 + 37_500);
+});
+
 test('touchSession on a bare user: the key moves with the session', async () => {
   const t = await now();
   await redis().admin.hset(K, 's', value(t + 5000, t - 100, t - 100, 60, 0));
