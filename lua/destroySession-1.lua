@@ -9,7 +9,8 @@
   Returns the destroyed session's expiresAt in ms (> 0): the caller tells a live session from
   an expired one on the Redis clock, so this script needs no TIME.
   Codes: 0 NOT_FOUND (no such session), -1 MALFORMED (a malformed value was there; it is gone).
-  Calls on the common path: 3 (HMGET, HLEN, and HDEL or DEL).
+  Calls on the common path: 2 for a user with no bookkeeping (HMGET, HDEL: Redis deletes a hash
+  with its last field), 3 with it (HMGET, HLEN, and HDEL or DEL).
   allow-oom: it only deletes, and logout must work when Redis is full.
 ]]
 --- @include "_value"
@@ -19,8 +20,8 @@ local key, sid = KEYS[1], ARGV[1]
 
 local got = redis.call('HMGET', key, sid, META)
 if not got[1] then return 0 end
-local fields = redis.call('HLEN', key)
-if fields == 1 or (fields == 2 and got[2]) then
+if got[2] and redis.call('HLEN', key) == 2 then
+  -- Only the bookkeeping would be left.
   redis.call('DEL', key)
 else
   redis.call('HDEL', key, sid)

@@ -249,6 +249,19 @@ test('destroySession: expiry of what it destroyed, 0 absent, -1 malformed; the l
   assert.is(await redis().admin.exists(K), 0, 'the bookkeeping goes with the last session');
 });
 
+test('destroySession on a bare user: its one session takes the key; of 0.1 data, the others stay', async () => {
+  const t = await now();
+  await redis().admin.hset(K, 's', value(t + 9000, 1, 1, 60, 0));
+  await redis().admin.pexpireat(K, t + 9000);
+  assert.is(await run('destroySession', 's'), t + 9000);
+  assert.is(await redis().admin.exists(K), 0, 'the key goes with its last session');
+  await redis().admin.hset(K, 'x', value(t + 9000, 1, 1, 60, 0), 'y', value(t + 8000, 1, 1, 60, 0));
+  await redis().admin.pexpireat(K, t + 9000);
+  assert.is(await run('destroySession', 'x'), t + 9000);
+  assert.equal(await redis().admin.hkeys(K), ['y']);
+  assert.is(await redis().admin.pexpiretime(K), t + 9000);
+});
+
 test('updateSessionMetadata: 1 patched, 0 absent or expired, -1 malformed, -2 over the limit', async () => {
   const t = await now();
   assert.is(await run('updateSessionMetadata', 'none', '{"a":"b"}', 100, t), NOT_FOUND);
