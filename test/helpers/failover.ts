@@ -59,7 +59,8 @@ export async function failoverUnderLoad(
   assert.is(result.resurrected, 0);
   assert.is(result.unindexed, 0);
   assert.is(rec.falseAbsent, 0);
-  // The figure printed beside it (failures of calls sent after the replica was back) tells a
-  // write caught in flight by the rejoin from one that fails with the replica there.
-  assert.is(phase(rejoinedAt, Infinity), 'none', 'no failures once replicas are back');
+  // A call is judged by when it was sent: one sent while the replica was away may end just after
+  // the rejoin with the outage's error (seen in a cluster run: one STORE_TIMEOUT after the
+  // rejoin, from a call sent before it). One sent after must succeed.
+  assert.is(phase(rejoinedAt, Infinity, true), 'none', 'no failures of calls sent once replicas are back');
 }
