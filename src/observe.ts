@@ -4,6 +4,13 @@ import type { Operation } from './operations.js';
 import type { StoreTracing } from './tracing.js';
 
 /**
+ * A call's work. `at` is the one clock reading (performance.now()) the call starts with: the
+ * latency is measured from it, and work that judges time by it (a cache hit's expiry) reads no
+ * clock of its own.
+ */
+export type Work<S, A, B, R> = (this: S, a: A, b: B, at: number) => R | Promise<R>;
+
+/**
  * The one place a call's outcome is recorded: the store's and the adapter's own methods call
  * `run`, which traces (outermost, so the span covers everything) and times the call. Nothing
  * replaces a method on an instance. With neither metrics nor tracing, `run` is the call itself.
@@ -17,7 +24,7 @@ export class Observer {
     readonly tracing: StoreTracing | undefined,
   ) {}
 
-  run<S, A, B, R>(operation: Operation, self: S, fn: (this: S, a: A, b: B) => R | Promise<R>, a: A, b: B): Promise<R> {
+  run<S, A, B, R>(operation: Operation, self: S, fn: Work<S, A, B, R>, a: A, b: B): Promise<R> {
     const span = this.tracing?.start(operation);
     if (span === undefined) return this.#timed(operation, self, fn, a, b);
     return this.tracing!.within(span, () => this.#timed(operation, self, fn, a, b));
@@ -39,18 +46,12 @@ export class Observer {
     this.tracing?.annotate('session_store.batch_size', size);
   }
 
-  #timed<S, A, B, R>(
-    operation: Operation,
-    self: S,
-    fn: (this: S, a: A, b: B) => R | Promise<R>,
-    a: A,
-    b: B,
-  ): Promise<R> {
+  #timed<S, A, B, R>(operation: Operation, self: S, fn: Work<S, A, B, R>, a: A, b: B): Promise<R> {
     const metrics = this.metrics;
-    const started = metrics === undefined ? 0 : performance.now();
+    const started = performance.now();
     let result: R | Promise<R>;
     try {
-      result = fn.call(self, a, b);
+      result = fn.call(self, a, b, started);
     } catch (err) {
       const typed = classifyError(err);
       metrics?.failed(operation, started, typed);

@@ -67,9 +67,8 @@ export class SessionReader {
     private readonly cache: SessionCache | undefined,
   ) {}
 
-  /** The live session a token opens, or null; a value when no I/O was needed. */
-  get(token: string): Session | null | Promise<Session | null> {
-    const at = performance.now(); // one clock reading per call
+  /** The live session a token opens, or null; a value when no I/O was needed. `at` is the call's clock reading. */
+  get(token: string, _options?: undefined, at = performance.now()): Session | null | Promise<Session | null> {
     const cache = this.cache;
     if (cache === undefined || typeof token !== 'string' || token.length !== TOKEN_LENGTH) {
       const ref = tokenRef(this.settings.keyPrefix, token);
