@@ -116,6 +116,11 @@ async function refreshFloor(apart: boolean): Promise<(i: number) => Promise<unkn
   return (i) => raw.send('EVALSHA', [sha, '1', refs[i % 1000]![0]!, field(refs[i % 1000]![1]!)]);
 }
 const headerBytes: number[] = [];
+/** Whether the server expires hash fields (HPEXPIRE: Redis 7.4+, Valkey 9; not Valkey 8). */
+async function hasFieldTtl(): Promise<boolean> {
+  const reply = await admin.command('INFO', 'hpexpire'); // [null] where the command is unknown
+  return Array.isArray(reply) && reply[0] !== null && reply[0] !== undefined;
+}
 const tokens = async (n: number, perUser = 1) => {
   const out: string[] = [];
   for (let i = 0; i < n; i += 256) {
@@ -222,6 +227,21 @@ const cases: Case[] = [
     base: 'connect-redis touch',
     setup: () => refreshFloor(true),
   },
+  // Redis 7.4+ (and Valkey 9) expire hash fields on their own clock: a refresh on such a layout
+  // would read the session's TTLs and move its field's expiry, with no TIME and no value
+  // rewritten (a hash goes when its last field does). Printed where the server has HPEXPIRE.
+  ...((await hasFieldTtl())
+    ? [
+        {
+          name: 'floor: a refresh on hash-field TTLs, Redis 7.4+ only (HMGET, HPEXPIRE of the field)',
+          base: 'connect-redis touch',
+          setup: () =>
+            floorScript(
+              "redis.call('HMGET', KEYS[1], ARGV[1]) redis.call('HPEXPIRE', KEYS[1], 3600000, 'FIELDS', 1, ARGV[1]) return 1",
+            ),
+        },
+      ]
+    : []),
   {
     name: 'getSession',
     base: 'connect-redis get',
