@@ -44,14 +44,23 @@ function runUvu(pattern, env) {
     child.on('close', (code) => {
       const text = plain(out);
       const count = (label) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
-      // uvu prints each file's path, then its suites; a failure reads FAIL <suite> "<test>".
+      // uvu prints each file's path, then its suites; a failure reads FAIL <suite> "<test>", then
+      // the assertion's message and diff, then the stack. The message goes into the last lines
+      // too: a CI log may keep only those.
       const failed = [];
       let file = '';
+      let message;
       for (const line of text.split('\n')) {
         const header = /^(\S+\.test\.ts)\s*$/.exec(line.trim());
         if (header) file = header[1];
-        const fail = /FAIL\s+(.*?)\s+"(.*)"\s*$/.exec(line);
-        if (fail) failed.push(`${file}: ${fail[1].trim()} > ${fail[2]}`);
+        const fail = /FAIL\s+(.*?)\s*"(.*)"\s*$/.exec(line);
+        if (fail) {
+          message = [];
+          failed.push({ name: `${file}: ${fail[1].trim() || '(no suite)'} > ${fail[2]}`, message });
+        } else if (message !== undefined) {
+          if (/^\s+at /.test(line)) message = undefined;
+          else if (line.trim() !== '' && message.length < 8) message.push(`      ${line.trim()}`);
+        }
       }
       done({ code, total: count('Total'), passed: count('Passed'), skipped: count('Skipped'), failed });
     });
@@ -66,6 +75,10 @@ function patternOf(names, exclude = []) {
 
 function bad(result) {
   return result.code !== 0 || result.total === 0 || result.passed !== result.total || result.skipped > 0;
+}
+
+function describeFailure(failure, lead) {
+  return [`${lead}${failure.name}`, ...failure.message].join('\n');
 }
 
 function line(result) {
@@ -90,7 +103,8 @@ function describeServer(dir) {
 
 if (servers.length === 0) {
   const result = await runUvu(tiers.length === 0 ? '\\.test\\.ts$' : patternOf(tiers), process.env);
-  if (result.failed.length > 0) console.log(`\nfailed:\n${result.failed.map((f) => `  ${f}`).join('\n')}`);
+  if (result.failed.length > 0)
+    console.log(`\nfailed:\n${result.failed.map((f) => describeFailure(f, '  ')).join('\n')}`);
   console.log(`\ntests: ${line(result)}`);
   process.exit(bad(result) ? 1 : 0);
 }
@@ -116,7 +130,7 @@ for (const dir of servers) {
   anyBad ||= bad(result);
   const skippedTls = exclude.length > 0 ? `; ${TLS_TESTS} skipped: no TLS in this build` : '';
   summary.push(`${server.label} (${names.join(', ')}): ${line(result)}${skippedTls}`);
-  for (const f of result.failed) summary.push(`  failed: ${f}`);
+  for (const f of result.failed) summary.push(describeFailure(f, '  failed: '));
 }
 console.log(`\nserver matrix:\n${summary.map((s) => `  ${s}`).join('\n')}`);
 console.log(`\ntests: ${passed} passed, ${failed} failed`);

@@ -396,7 +396,11 @@ test('master failover (kill -9) under load with waitForReplicas: recovers withou
     const fresh = await Promise.all(
       Array.from({ length: 60 }, (_, u) => store.createSession({ id: `after-${u}`, username: 'a' })),
     );
-    assert.is((await store.getSessions(fresh.map((s) => s.token))).filter(Boolean).length, 60);
+    assert.is(
+      (await store.getSessions(fresh.map((s) => s.token))).filter(Boolean).length,
+      60,
+      'every session created after the failover reads back',
+    );
   } finally {
     await store.close();
   }

@@ -45,22 +45,24 @@ export async function failoverUnderLoad(
         .filter((x) => !x.ok && x.ended >= from && x.ended < to && (!since || x.started >= from))
         .reduce((m, x) => m.set(x.code!, (m.get(x.code!) ?? 0) + 1), new Map<string, number>()),
     );
-  console.log(
+  const report =
     `    ${label} failover: promoted ${(promotedAt - killedAt).toFixed(0)} ms after kill -9, old master back as replica at ` +
-      `${(rejoinedAt - killedAt).toFixed(0)} ms; ${rec.ops} ops; longest stall without any success ${stall.toFixed(0)} ms, ` +
-      `max call ${rec.maxCallMs.toFixed(0)} ms; checked ${result.checked}, lost ${result.lost}, resurrected ${result.resurrected}, ` +
-      `unindexed ${result.unindexed}, false "not found" ${rec.falseAbsent}\n` +
-      `      failures until promotion: ${phase(killedAt, promotedAt)}; until the old master is a replica again: ` +
-      `${phase(promotedAt, rejoinedAt)}; after: ${phase(rejoinedAt, Infinity)} (calls sent after: ${phase(rejoinedAt, Infinity, true)})`,
-  );
-  for (const code of rec.errors.keys()) assert.ok(code.startsWith('STORE_'), `typed errors only, got ${code}`);
-  assert.ok(result.checked > 100, `checked ${result.checked}`);
-  assert.is(result.lost, 0, 'every write confirmed by a replica survived the failover');
-  assert.is(result.resurrected, 0);
-  assert.is(result.unindexed, 0);
-  assert.is(rec.falseAbsent, 0);
+    `${(rejoinedAt - killedAt).toFixed(0)} ms; ${rec.ops} ops; longest stall without any success ${stall.toFixed(0)} ms, ` +
+    `max call ${rec.maxCallMs.toFixed(0)} ms; checked ${result.checked}, lost ${result.lost}, resurrected ${result.resurrected}, ` +
+    `unindexed ${result.unindexed}, false "not found" ${rec.falseAbsent}\n` +
+    `      failures until promotion: ${phase(killedAt, promotedAt)}; until the old master is a replica again: ` +
+    `${phase(promotedAt, rejoinedAt)}; after: ${phase(rejoinedAt, Infinity)} (calls sent after: ${phase(rejoinedAt, Infinity, true)})`;
+  console.log(report);
+  // Each message carries the report: a CI log may keep only the failure's own lines.
+  const because = (what: string) => `${what}\n${report}`;
+  for (const code of rec.errors.keys()) assert.ok(code.startsWith('STORE_'), because(`typed errors only, got ${code}`));
+  assert.ok(result.checked > 100, because(`checked ${result.checked}`));
+  assert.is(result.lost, 0, because('every write confirmed by a replica survived the failover'));
+  assert.is(result.resurrected, 0, because('no destroyed session came back'));
+  assert.is(result.unindexed, 0, because('every live session is in its user index'));
+  assert.is(rec.falseAbsent, 0, because('no live session read as not found'));
   // A call is judged by when it was sent: one sent while the replica was away may end just after
   // the rejoin with the outage's error (seen in a cluster run: one STORE_TIMEOUT after the
   // rejoin, from a call sent before it). One sent after must succeed.
-  assert.is(phase(rejoinedAt, Infinity, true), 'none', 'no failures of calls sent once replicas are back');
+  assert.is(phase(rejoinedAt, Infinity, true), 'none', because('no failures of calls sent once replicas are back'));
 }
