@@ -9,7 +9,8 @@
  * Per side: requests per Redis core-second (requests / redis-server CPU seconds, INFO CPU),
  * app CPU per request (process.cpuUsage of every app process), Redis commands per request (the
  * commands the side's clients send, counted in INFO commandstats without a script's inner
- * commands), requests per second. Sides alternate in order by round; medians and ranges over
+ * commands), Redis socket reads per request (INFO stats: how many commands each read found),
+ * requests per second. Each app process first runs an untimed stretch of the same mix. Sides alternate in order by round; medians and ranges over
  * the rounds. Writes results/capacity[-<server>].md.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -21,7 +22,7 @@ import { Registry } from 'prom-client';
 import { DEFAULTS, RedisSessionStore } from '../src/index.js';
 import { argOf } from './args.js';
 import { ConnectRedis } from './baselines.js';
-import { redisCpuUs } from './cost.js';
+import { redisCpuUs, redisSocketIo } from './cost.js';
 import { benchMetadata, benchUser, expressSession } from './payload.js';
 import { benchRedis } from './server.js';
 import { summarize, type Spread } from './stats.js';
@@ -30,6 +31,11 @@ const SIDES = ['connect-redis', 'store', 'store + cache', 'store, 2 connections'
 type Side = (typeof SIDES)[number];
 const IN_FLIGHT = 32;
 const LIVE = 2000; // sessions each app process reads and refreshes
+// Untimed requests of the same mix (another seed) before the timed ones: each side is a fresh
+// process, and with only reads to warm up, the first writes of the timed run paid for compiling
+// their code (V8 compiles on helper threads, which process.cpuUsage counts). An app server runs
+// warm; so does this.
+const WARMUP = 20_000;
 const MIX = { get: 0.9, refresh: 0.05, create: 0.03, destroy: 0.02 };
 // The commands each side's own clients send. Commandstats counts a script's inner commands
 // under their own names too, and every write script of the store calls HMGET: so HMGET is left
@@ -84,7 +90,8 @@ interface Done {
 /** One app process: sets up untimed, then on 'go' runs its sequence and reports its CPU. */
 async function child(job: Job): Promise<void> {
   const ops = sequence(job.seed, job.requests);
-  const destroys = ops.filter((k) => k === 'destroy').length;
+  const warm = sequence(job.seed + 1_000_000, Math.floor(WARMUP / (IN_FLIGHT / job.inFlight)));
+  const destroys = [...ops, ...warm].filter((k) => k === 'destroy').length;
   const tag = `${job.round}-${job.app}`;
   let request: (kind: Kind, i: number) => Promise<unknown>;
   let close: () => Promise<void>;
@@ -139,21 +146,25 @@ async function child(job: Job): Promise<void> {
     };
     close = () => store.close();
   }
-  // Warm up the JIT on reads of the live sessions (and fill the cache), untimed.
+  const runAll = async (kinds: Kind[]) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: job.inFlight }, async () => {
+        while (next < kinds.length) {
+          const i = next++;
+          await request(kinds[i]!, i);
+        }
+      }),
+    );
+  };
+  // Untimed: a read of every live session (which fills the cache), then the warm-up mix.
   for (let i = 0; i < LIVE; i += 100) await Promise.all(Array.from({ length: 100 }, (_, k) => request('get', i + k)));
+  await runAll(warm);
   process.send!('ready');
   await once(process, 'message');
-  let next = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: job.inFlight }, async () => {
-      while (next < ops.length) {
-        const i = next++;
-        await request(ops[i]!, i);
-      }
-    }),
-  );
+  await runAll(ops);
   const cpu = process.cpuUsage(cpu0);
   const done: Done = { cpuUs: cpu.user + cpu.system, ms: performance.now() - t0, requests: ops.length };
   process.send!(done);
@@ -209,6 +220,7 @@ async function parent(): Promise<void> {
     const results = (await Promise.all(done)).map(([d]) => d);
     const redisUs = (await redisCpuUs(admin)) - redis0;
     const commands = await sentCommands(side);
+    const io = await redisSocketIo(admin);
     await Promise.all(exited);
     const total = results.reduce((n, d) => n + d.requests, 0);
     const appUs = results.reduce((n, d) => n + d.cpuUs, 0);
@@ -219,6 +231,7 @@ async function parent(): Promise<void> {
       appUsPerRequest: appUs / total,
       redisUsPerRequest: redisUs / total,
       commandsPerRequest: commands / total,
+      readsPerRequest: io.reads / total,
       perSecond: total / (ms / 1000),
     };
   }
@@ -239,12 +252,13 @@ async function parent(): Promise<void> {
           appUsPerRequest: [],
           redisUsPerRequest: [],
           commandsPerRequest: [],
+          readsPerRequest: [],
           perSecond: [],
         };
         for (const k of Object.keys(r) as (keyof typeof r)[]) row[k].push(r[k]);
         rows.set(key, row);
         process.stderr.write(
-          `round ${round + 1}, ${apps} app(s), ${side}: ${Math.round(r.perRedisCoreSecond)} req per Redis core-s, app ${r.appUsPerRequest.toFixed(1)} us/req, Redis ${r.redisUsPerRequest.toFixed(2)} us/req, ${r.commandsPerRequest.toFixed(3)} cmd/req, ${Math.round(r.perSecond)}/s\n`,
+          `round ${round + 1}, ${apps} app(s), ${side}: ${Math.round(r.perRedisCoreSecond)} req per Redis core-s, app ${r.appUsPerRequest.toFixed(1)} us/req, Redis ${r.redisUsPerRequest.toFixed(2)} us/req, ${r.commandsPerRequest.toFixed(3)} cmd/req, ${r.readsPerRequest.toFixed(3)} socket reads/req, ${Math.round(r.perSecond)}/s\n`,
         );
       }
       const base = got.get('connect-redis')!;
@@ -263,10 +277,10 @@ async function parent(): Promise<void> {
   const lines = [
     `# Capacity: the 90/5/3/2 mix, ${redis.label}`,
     '',
-    `${new Date().toISOString()}: 90% get, 5% refresh (touch), 3% create (set), 2% destroy, one seeded sequence per app process for every side, ${IN_FLIGHT} requests in flight in all (split across the app processes), ${requests.toLocaleString('en')} requests per run, medians of ${rounds} rounds (ranges in brackets), sides in rotating order. Redis CPU from INFO CPU (redis-server's own), app CPU from process.cpuUsage of every app process, commands counted in INFO commandstats (what the clients send, not a script's inner commands). connect-redis 7.1 runs on an ioredis client as its README sets one up (no auto-pipelining); the store as shipped (${DEFAULTS.maxConnections} connection(s) by default, one tick's commands in one socket write, metrics on). 2 cores shared by every process.`,
+    `${new Date().toISOString()}: 90% get, 5% refresh (touch), 3% create (set), 2% destroy, one seeded sequence per app process for every side, ${IN_FLIGHT} requests in flight in all (split across the app processes), ${requests.toLocaleString('en')} requests per run, medians of ${rounds} rounds (ranges in brackets), sides in rotating order. Redis CPU from INFO CPU (redis-server's own), app CPU from process.cpuUsage of every app process, commands counted in INFO commandstats (what the clients send, not a script's inner commands), socket reads from INFO stats total_reads_processed (how many reads the commands took). Each app process first runs ${WARMUP.toLocaleString('en')} untimed requests of the same mix (split across the app processes). connect-redis 7.1 runs on an ioredis client as its README sets one up (no auto-pipelining); the store as shipped (${DEFAULTS.maxConnections} connection(s) by default, one tick's commands in one socket write, metrics on). 2 cores shared by every process.`,
     '',
-    '| app processes | side | requests per Redis core-second | vs connect-redis | app CPU per request | vs connect-redis | Redis CPU per request | Redis commands per request | requests/s |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| app processes | side | requests per Redis core-second | vs connect-redis | app CPU per request | vs connect-redis | Redis CPU per request | Redis commands per request | Redis socket reads per request | requests/s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const apps of appCounts) {
     for (const side of SIDES) {
@@ -274,7 +288,7 @@ async function parent(): Promise<void> {
       const x = ratios.get(`${apps}|${side}`)!;
       const s = (k: keyof Row) => summarize(row[k]);
       lines.push(
-        `| ${apps} | ${side} | ${f(s('perRedisCoreSecond'), 0)} | ${f(summarize(x.core), 2)}x | ${f(s('appUsPerRequest'), 1)} us | ${f(summarize(x.app), 2)}x | ${f(s('redisUsPerRequest'), 2)} us | ${f(s('commandsPerRequest'), 3)} | ${f(s('perSecond'), 0)} |`,
+        `| ${apps} | ${side} | ${f(s('perRedisCoreSecond'), 0)} | ${f(summarize(x.core), 2)}x | ${f(s('appUsPerRequest'), 1)} us | ${f(summarize(x.app), 2)}x | ${f(s('redisUsPerRequest'), 2)} us | ${f(s('commandsPerRequest'), 3)} | ${f(s('readsPerRequest'), 3)} | ${f(s('perSecond'), 0)} |`,
       );
     }
   }

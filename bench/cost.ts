@@ -13,6 +13,17 @@ export async function redisCpuUs(admin: Redis): Promise<number> {
   return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
 }
 
+/**
+ * How many reads redis-server made from client sockets, and writes to them, so far (INFO stats,
+ * since CONFIG RESETSTAT): with the commands, how many a read found, and so how well the clients'
+ * batching and the scheduling spread the per-read work.
+ */
+export async function redisSocketIo(admin: Redis): Promise<{ reads: number; writes: number }> {
+  const info = await admin.info('stats');
+  const field = (name: string) => Number(new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1] ?? NaN);
+  return { reads: field('total_reads_processed'), writes: field('total_writes_processed') };
+}
+
 // What clients send on their own beside scripts. Commands that scripts also call inside (HSET,
 // HMGET, DEL, ...) cannot be told apart in commandstats, so while scripts ran only these count.
 const PLAIN_READS = new Set(['get', 'mget', 'hget', 'ping', 'client|tracking']);
