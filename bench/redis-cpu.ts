@@ -1,5 +1,5 @@
 /**
- * `npm run bench:cpu [-- --rounds N] [--calls N] [--server DIR]`
+ * `npm run bench:cpu [-- --rounds N] [--calls N] [--server DIR] [--instructions]`
  * What every store operation costs the processes, beside connect-redis doing the same job (on
  * an ioredis client as its README sets one up) and beside the plain command a naive store sends,
  * in one run on one Redis: N calls with 32 in flight, and around them
@@ -12,7 +12,16 @@
  * Each ratio divides a call by its baseline measured right beside it (the baseline first in even
  * rounds, second in odd ones). Medians and ranges over the rounds; writes
  * results/redis-cpu[-<server>].md, naming the server.
+ *
+ * `--instructions`: the same calls with redis-server under valgrind's callgrind, which counts
+ * the instructions the server runs in user space around each row (callgrind_control): the same
+ * count for the same work whatever else the machine does, so it tells a script's parts apart
+ * where CPU time on a shared 2-core machine moves by 20%. It leaves out the kernel's share of
+ * socket reads and writes, which a client that does not batch pays more of: the CPU table stays
+ * the measure of cost. Defaults to 1 round of 2,000 calls (valgrind runs the server ~50x
+ * slower); writes results/redis-instructions[-<server>].md.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -27,11 +36,33 @@ import { benchRedis } from './server.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string) => argOf(name, argv);
-const ROUNDS = Number(arg('rounds') ?? 3);
-const CALLS = Number(arg('calls') ?? 20_000);
+const INSTRUCTIONS = argv.includes('--instructions');
+const ROUNDS = Number(arg('rounds') ?? (INSTRUCTIONS ? 1 : 3));
+const CALLS = Number(arg('calls') ?? (INSTRUCTIONS ? 2000 : 20_000));
 const IN_FLIGHT = 32;
 
-const redis = await benchRedis();
+/** The callgrind launcher for --instructions; fails clearly where valgrind is not installed. */
+function callgrind(): string[] {
+  try {
+    execFileSync('callgrind_control', ['-h'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('--instructions needs valgrind on PATH (Debian: apt-get install -y valgrind)');
+  }
+  return ['valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null'];
+}
+const redis = await benchRedis([], argv, INSTRUCTIONS ? callgrind() : []);
+/** callgrind_control on the server: '-z' zeroes its counts, '-e' prints them per thread. */
+const control = (flag: '-z' | '-e') =>
+  execFileSync('callgrind_control', [flag, String(redis.pid)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+/** Instructions the server ran since the last zeroing, every thread's. */
+const instructionsSinceZero = () => {
+  let n = 0;
+  for (const m of control('-e').matchAll(/^\s*Th \d+\s+([\d,]+)/gm)) n += Number(m[1]!.replace(/,/g, ''));
+  return n;
+};
 const admin = new Redis(redis.url);
 // Plain commands and the floors go out as the store sends: one tick's commands in one write.
 const rawClient = new Redis(redis.url, { enableAutoPipelining: false });
@@ -49,6 +80,8 @@ interface Cost {
   redisUs: number;
   nodeUs: number;
   commands: number;
+  /** redis-server's user-space instructions per call (--instructions), else 0. */
+  instructions: number;
 }
 
 /** What `op` (i = 0..calls-1) costs per call, 32 in flight. */
@@ -57,15 +90,23 @@ async function costPerCall(calls: number, op: (i: number) => Promise<unknown>): 
   let next = 0;
   const redis0 = await redisCpuUs(admin);
   const node0 = process.cpuUsage();
+  // Zeroed and read right around the calls: the INFO probes are not counted.
+  if (INSTRUCTIONS) control('-z');
   await Promise.all(
     Array.from({ length: IN_FLIGHT }, async () => {
       while (next < calls) await op(next++);
     }),
   );
+  const instructions = INSTRUCTIONS ? instructionsSinceZero() / calls : 0;
   const node = process.cpuUsage(node0);
   const redisUs = (await redisCpuUs(admin)) - redis0;
   const commands = await clientCommands(admin);
-  return { redisUs: redisUs / calls, nodeUs: (node.user + node.system) / calls, commands: commands / calls };
+  return {
+    redisUs: redisUs / calls,
+    nodeUs: (node.user + node.system) / calls,
+    commands: commands / calls,
+    instructions,
+  };
 }
 
 async function plainKeys(prefix: string, n: number): Promise<void> {
@@ -362,7 +403,15 @@ const cases: Case[] = [
   },
 ];
 
-type Series = { redis: number[]; node: number[]; commands: number[]; redisRatio: number[]; nodeRatio: number[] };
+type Series = {
+  redis: number[];
+  node: number[];
+  commands: number[];
+  redisRatio: number[];
+  nodeRatio: number[];
+  instructions: number[];
+  instructionsRatio: number[];
+};
 const series = new Map<string, Series>();
 const byName = new Map(cases.map((c) => [c.name, c]));
 async function measure(c: Case): Promise<Cost> {
@@ -371,10 +420,20 @@ async function measure(c: Case): Promise<Cost> {
   return costPerCall(calls, await c.setup(calls));
 }
 function record(name: string, cost: Cost, base: Cost): void {
-  const s = series.get(name) ?? { redis: [], node: [], commands: [], redisRatio: [], nodeRatio: [] };
+  const s = series.get(name) ?? {
+    redis: [],
+    node: [],
+    commands: [],
+    redisRatio: [],
+    nodeRatio: [],
+    instructions: [],
+    instructionsRatio: [],
+  };
   s.redis.push(cost.redisUs);
   s.node.push(cost.nodeUs);
   s.commands.push(cost.commands);
+  s.instructions.push(cost.instructions);
+  s.instructionsRatio.push(cost.instructions / base.instructions);
   s.redisRatio.push(cost.redisUs / base.redisUs);
   s.nodeRatio.push(cost.nodeUs / base.nodeUs);
   series.set(name, s);
@@ -403,12 +462,13 @@ for (round = 0; round < ROUNDS; round++) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const range = (xs: number[], d: number) => `${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)}`;
 const ratio = (xs: number[], self: boolean) => (self ? '1.00x' : `${median(xs).toFixed(2)}x (${range(xs, 2)})`);
+const SETUP = `connect-redis 7.1 runs on an ioredis client as its README sets one up (no auto-pipelining); the store as shipped (${DEFAULTS.maxConnections} connection(s) by default, one tick's commands in one socket write, metrics on); the plain commands and the floors go out through the store's transport.`;
 const verdict = (xs: number[], goal: number | undefined) =>
   goal === undefined ? '' : ` <= ${goal}x: ${median(xs) <= goal ? 'met' : '**missed**'}`;
-const lines = [
+const cpuLines = () => [
   `# Cost per call: Redis CPU (INFO CPU) and Node CPU (process.cpuUsage), ${redis.label}`,
   '',
-  `${new Date().toISOString()}: ${IN_FLIGHT} in flight, ${CALLS} calls per row (${CALLS * 10} for the cache hit, ${CALLS * 5} for getSessions), medians of ${ROUNDS} rounds, ranges in brackets. Redis CPU is redis-server's own (parsing, networking and commands); Node CPU is this process's. Each ratio divides a row by its baseline measured right beside it in the same round. connect-redis 7.1 runs on an ioredis client as its README sets one up (no auto-pipelining); the store as shipped (${DEFAULTS.maxConnections} connection(s) by default, one tick's commands in one socket write, metrics on); the plain commands and the floors go out through the store's transport.`,
+  `${new Date().toISOString()}: ${IN_FLIGHT} in flight, ${CALLS} calls per row (${CALLS * 10} for the cache hit, ${CALLS * 5} for getSessions), medians of ${ROUNDS} rounds, ranges in brackets. Redis CPU is redis-server's own (parsing, networking and commands); Node CPU is this process's. Each ratio divides a row by its baseline measured right beside it in the same round. ${SETUP}`,
   '',
   '| call | Redis CPU per call | Node CPU per call | Redis commands per call | baseline | Redis CPU, ratio | Node CPU, ratio |',
   '| --- | --- | --- | --- | --- | --- | --- |',
@@ -420,10 +480,28 @@ const lines = [
   '',
   `A header kept in a field of its own adds ${median(headerBytes).toFixed(0)} bytes per session (INFO used_memory over 1000 users with one session each, medians of the rounds; the session value is over hash-max-listpack-value, so each field is a hash table entry).`,
 ];
-const text = lines.join('\n') + '\n';
+// Under callgrind only the instruction counts mean anything: valgrind slows the server ~50x,
+// which changes how many commands each socket read finds, and so both CPU columns.
+const instructionLines = () => [
+  `# Cost per call in redis-server instructions (callgrind), ${redis.label}`,
+  '',
+  `${new Date().toISOString()}: ${IN_FLIGHT} in flight, ${CALLS} calls per row (${CALLS * 10} for the cache hit, ${CALLS * 5} for getSessions), ${ROUNDS} round(s), medians and ranges. The instructions redis-server ran in user space around each row (valgrind --tool=callgrind, callgrind_control), per call: the same count for the same work, whatever else the machine does. Not counted: the kernel's share of socket reads and writes, which grows with every read a client's commands take, so connect-redis's unbatched commands cost Redis more than this shows (bench:cpu's CPU table is the measure of cost). ${SETUP}`,
+  '',
+  '| call | Redis instructions per call | Redis commands per call | baseline | ratio |',
+  '| --- | --- | --- | --- | --- |',
+  ...cases.map((c) => {
+    const s = series.get(c.name)!;
+    const self = c.name === c.base;
+    return `| ${c.name} | ${median(s.instructions).toFixed(0)} (${range(s.instructions, 0)}) | ${median(s.commands).toFixed(2)} | ${c.base} | ${ratio(s.instructionsRatio, self)} |`;
+  }),
+];
+const text = (INSTRUCTIONS ? instructionLines() : cpuLines()).join('\n') + '\n';
 process.stdout.write(text);
 const suffix = argOf('server', argv) === undefined ? '' : `-${redis.label.toLowerCase().replace(/ /g, '-')}`;
-writeFileSync(join(import.meta.dirname, 'results', `redis-cpu${suffix}.md`), text);
+writeFileSync(
+  join(import.meta.dirname, 'results', `${INSTRUCTIONS ? 'redis-instructions' : 'redis-cpu'}${suffix}.md`),
+  text,
+);
 
 await store.close();
 await cached.close();

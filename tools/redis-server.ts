@@ -1,6 +1,6 @@
 // The one launcher of throwaway redis-server processes, shared by the tests, the demo and the
 // benchmarks: on a free loopback port below the ephemeral range, stopped by PID.
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -54,11 +54,23 @@ export interface EmbeddedRedis {
 /**
  * A throwaway redis-server on a free loopback port (for the demo and the benchmarks): the one
  * on PATH, or `binary` (another server build, such as ../shared/servers/valkey-8.0.1/redis-server).
+ * `under`: a command the server runs under (bench:cpu --instructions runs it under valgrind's
+ * callgrind); a script in the server's own directory execs it, so the PID is still the server's.
  */
-export async function startEmbeddedRedis(args: string[] = [], binary = systemRedisServer()): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(
+  args: string[] = [],
+  binary = systemRedisServer(),
+  under: readonly string[] = [],
+): Promise<EmbeddedRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'rss-embedded-'));
+  let launch = binary;
+  if (under.length > 0) {
+    launch = join(dir, 'redis-server');
+    const quote = (word: string) => `'${word.replace(/'/g, "'\\''")}'`;
+    writeFileSync(launch, `#!/bin/sh\nexec ${[...under, binary].map(quote).join(' ')} "$@"\n`, { mode: 0o755 });
+  }
   const server = await RedisMemoryServer.create({
-    binary: { systemBinary: binary },
+    binary: { systemBinary: launch },
     instance: { ip: '127.0.0.1', port: await freeServerPort(), args: ['--dir', dir, ...args] },
   });
   const host = await server.getHost();
