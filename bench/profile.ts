@@ -1,8 +1,8 @@
 /**
- * Profiling aid: `node --import tsx bench/profile.ts [get|hit|refresh|create|destroy|batch] [out.cpuprofile]`.
- * One store operation (hit: getSession from the session cache; batch:
- * getSessions of 100 users, uncached; the others uncached), at 32 in flight for 4 seconds against a throwaway Redis; prints
- * the Node CPU per call (process.cpuUsage) and writes a V8 CPU profile of the timed part only
+ * Profiling aid: `node --import tsx bench/profile.ts [get|hit|refresh|create|destroy|batch] [out]`.
+ * One store operation at 32 in flight for 4 seconds against a throwaway Redis, uncached except
+ * `hit` (getSession from the session cache); `batch` is getSessions of 100 users. Prints the Node
+ * CPU per call (process.cpuUsage) and writes a V8 CPU profile of the timed part only
  * (node:inspector; --cpu-prof would also profile the setup, which for destroy is its creates).
  */
 import { writeFileSync } from 'node:fs';

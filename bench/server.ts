@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { serverLabel, serverOf } from '../src/server.js';
-import { startEmbeddedRedis, systemRedisServer } from '../tools/redis-server.js';
+import { startEmbeddedRedis } from '../tools/redis-server.js';
 import { argOf } from './args.js';
 
 /** The Redis a benchmark runs against, and the server it is, as it names itself. */
@@ -38,7 +38,7 @@ export async function benchRedis(
     // No snapshots: a BGSAVE fork in the middle of a run would be charged to whichever side ran then.
     const embedded = await startEmbeddedRedis(
       ['--maxmemory-policy', 'noeviction', '--save', '', ...args],
-      binary ?? systemRedisServer(),
+      binary,
       under,
     );
     url = embedded.url;

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startEmbeddedRedis, systemRedisServer } from '../../tools/redis-server.js';
+import { processAlive } from '../helpers/demo.js';
 
 // The one launcher of throwaway servers (tools/redis-server.ts) can run the server under a
 // wrapper command (bench:cpu --instructions runs it under callgrind). The PID it reports must be
@@ -16,14 +17,6 @@ const binaryOf = (pid: number) => readlinkSync(`/proc/${pid}/exe`);
 // Field 19 of /proc/<pid>/stat, counted after the parenthesised name.
 const niceOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
 const serverBinary = realpathSync(systemRedisServer());
-const running = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('under a wrapper: it ran with its arguments intact, the PID is the server, stop ends it', async () => {
   // nice(1) leaves a mark the server keeps; the shell starts the server only if its $0, with a
@@ -44,7 +37,7 @@ test('under a wrapper: it ran with its arguments intact, the PID is the server, 
   } finally {
     await server.stop();
   }
-  assert.not.ok(running(server.pid), 'stopped by its PID');
+  assert.not.ok(processAlive(server.pid), 'stopped by its PID');
 });
 
 test('without a wrapper: the server is started directly, at this process priority', async () => {
@@ -55,7 +48,7 @@ test('without a wrapper: the server is started directly, at this process priorit
   } finally {
     await server.stop();
   }
-  assert.not.ok(running(server.pid));
+  assert.not.ok(processAlive(server.pid));
 });
 
 test.run();
